@@ -1,0 +1,186 @@
+"""Campaign data for the 2020 call: the one place that states directions, 推荐单位, quotas, dates and contacts.
+
+Everything here is data. The site (through the MkDocs hook), the 申报书 models, the rules and the admin
+reports read it; none of them repeats it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class Notice:
+    title: str
+    number: str
+    issuer: str
+    issued: date
+    published: date
+    system_name: str
+    system_url: str
+    official_site: str
+
+
+NOTICE = Notice(
+    title="工业和信息化部办公厅关于组织开展2020年大数据产业发展试点示范项目申报工作的通知",
+    number="工信厅信软函〔2019〕243号",
+    issuer="工业和信息化部办公厅",
+    issued=date(2019, 11, 6),
+    published=date(2019, 11, 12),
+    system_name="2020年大数据产业发展试点示范项目申报系统",
+    system_url="http://www.bdcases.org.cn",
+    official_site="https://www.miit.gov.cn/",
+)
+
+# "申报主体需在11月22日前……完成注册和申报信息填写": the window closes at the start of 22 November.
+DEADLINE = datetime(2019, 11, 22, 0, 0, tzinfo=TZ)
+PILOT_YEARS = 2
+PROJECTS_PER_APPLICANT = 1
+DIRECTIONS_PER_PROJECT = 1
+
+
+@dataclass(frozen=True)
+class Category:
+    number: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Direction:
+    number: int
+    category: Category
+    name: str
+    slug: str
+    summary: str
+
+    @property
+    def label(self) -> str:
+        """How the form and exports name a direction: "方向1 工业大数据融合应用—工业现场方向"."""
+        if self.name == self.category.name:
+            return f"方向{self.number} {self.name}"
+        return f"方向{self.number} {self.category.name}—{self.name}"
+
+
+INDUSTRIAL = Category(1, "工业大数据融合应用")
+LIVELIHOOD = Category(2, "民生大数据创新应用")
+KEY_TECH = Category(3, "大数据关键技术先导应用")
+MANAGEMENT = Category(4, "大数据管理能力提升")
+CATEGORIES: tuple[Category, ...] = (INDUSTRIAL, LIVELIHOOD, KEY_TECH, MANAGEMENT)
+
+DIRECTIONS: tuple[Direction, ...] = (
+    Direction(1, INDUSTRIAL, "工业现场方向", "industrial-field",
+              "打通设备、系统之间的数据壁垒，实现多源异构设备数据互联互通和工业协议转换。"),
+    Direction(2, INDUSTRIAL, "企业应用方向", "industrial-enterprise",
+              "大数据贯穿研发设计、生产制造、经营管理、销售服务全流程，提效降本，培育数据驱动的新模式。"),
+    Direction(3, INDUSTRIAL, "重点行业方向", "key-industries",
+              "在能源、航空、钢铁、汽车、船舶、化工等重点行业应用大数据，提升专业化和集成化水平。"),
+    Direction(4, LIVELIHOOD, "民生大数据创新应用", "livelihood",
+              "在政务、医疗、环保、扶贫、教育、物流、智慧城市等领域创新应用大数据，优化民生服务。"),
+    Direction(5, KEY_TECH, "大数据关键技术先导应用", "key-technologies",
+              "大数据关键技术的先导性应用（本站所存通知副本缺少该方向正文，详见方向指南说明）。"),
+    Direction(6, MANAGEMENT, "数据管理能力方向", "data-management",
+              "依据 DCMM（GB/T 36073-2018）等国家标准加强数据管理能力建设，推进成熟度贯标。"),
+    Direction(7, MANAGEMENT, "公共服务平台方向", "public-service-platforms",
+              "大数据产业平台提供政策咨询、测试评估、数据开放、知识产权、投融资、创业孵化等公共服务。"),
+)
+DIRECTIONS_BY_NUMBER: dict[int, Direction] = {d.number: d for d in DIRECTIONS}
+
+
+class RecommenderKind(StrEnum):
+    PROVINCE = "province"
+    CITY = "city"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class RecommenderKindInfo:
+    kind: RecommenderKind
+    name: str
+    quota: int
+
+
+RECOMMENDER_KINDS: dict[RecommenderKind, RecommenderKindInfo] = {
+    RecommenderKind.PROVINCE: RecommenderKindInfo(
+        RecommenderKind.PROVINCE, "省、自治区、直辖市及新疆生产建设兵团大数据产业主管部门", 10),
+    RecommenderKind.CITY: RecommenderKindInfo(
+        RecommenderKind.CITY, "计划单列市、副省级省会城市大数据产业主管部门", 5),
+    RecommenderKind.OTHER: RecommenderKindInfo(
+        RecommenderKind.OTHER, "中央企业集团等有关单位", 3),
+}
+
+PROVINCES: tuple[str, ...] = (
+    "北京市", "天津市", "河北省", "山西省", "内蒙古自治区", "辽宁省", "吉林省", "黑龙江省",
+    "上海市", "江苏省", "浙江省", "安徽省", "福建省", "江西省", "山东省", "河南省",
+    "湖北省", "湖南省", "广东省", "广西壮族自治区", "海南省", "重庆市", "四川省", "贵州省",
+    "云南省", "西藏自治区", "陕西省", "甘肃省", "青海省", "宁夏回族自治区", "新疆维吾尔自治区",
+    "新疆生产建设兵团",
+)
+PLAN_CITIES: tuple[str, ...] = ("大连市", "宁波市", "厦门市", "青岛市", "深圳市")
+SUB_PROVINCIAL_CAPITALS: tuple[str, ...] = (
+    "沈阳市", "长春市", "哈尔滨市", "南京市", "杭州市", "济南市", "武汉市", "广州市", "成都市", "西安市",
+)
+
+# The one choice in the 推荐单位 list that stands for every 中央企业集团 or other unit; the form then asks its name.
+OTHER_RECOMMENDER = "中央企业集团或其他有关单位"
+
+
+@dataclass(frozen=True)
+class Recommender:
+    name: str
+    kind: RecommenderKind
+    group: str
+
+    @property
+    def quota(self) -> int:
+        return RECOMMENDER_KINDS[self.kind].quota
+
+
+RECOMMENDERS: tuple[Recommender, ...] = (
+    *(Recommender(n, RecommenderKind.PROVINCE, "省、自治区、直辖市及新疆生产建设兵团") for n in PROVINCES),
+    *(Recommender(n, RecommenderKind.CITY, "计划单列市") for n in PLAN_CITIES),
+    *(Recommender(n, RecommenderKind.CITY, "副省级省会城市") for n in SUB_PROVINCIAL_CAPITALS),
+)
+RECOMMENDERS_BY_NAME: dict[str, Recommender] = {r.name: r for r in RECOMMENDERS}
+
+
+def recommender_kind(name: str) -> RecommenderKind:
+    """The kind of a 推荐单位 by name: a listed region or city, else a 中央企业集团 or other unit."""
+    listed = RECOMMENDERS_BY_NAME.get(name)
+    return listed.kind if listed else RecommenderKind.OTHER
+
+
+def quota_for(name: str) -> int:
+    return RECOMMENDER_KINDS[recommender_kind(name)].quota
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    phone: str
+
+    @property
+    def tel_uri(self) -> str:
+        return "tel:+86-" + self.phone.removeprefix("0")
+
+
+@dataclass(frozen=True)
+class Contacts:
+    people: tuple[Person, ...]
+    email: str
+    address: str
+    postcode: str
+
+
+CONTACTS = Contacts(
+    people=(Person("李玮", "010-88692450"), Person("乔亚倩", "010-88687355")),
+    email="zhangyifu@miit.gov.cn",
+    address="北京市石景山区鲁谷路35号",
+    postcode="100040",
+)
+
+ATTACHMENT_TITLE = "2020年大数据产业发展试点示范项目申报书"
