@@ -1,0 +1,356 @@
+"""The 申报书 (application form) as pydantic models: the one description of every field.
+
+The site's form, server validation, the JSON Schema / OpenAPI, the printable copy and the admin export columns
+are all derived from these classes. Titles are what a person reads; `description` is the help text under a field;
+`x-widget` tells the form which control to draw.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from bdpilot import campaign, formats
+
+SHORT = 60
+NAME = 100
+ADDRESS = 200
+SUMMARY = 500
+LONG = 3000
+MAX_ATTACHMENTS_PER_KIND = 5
+
+# C0/C1 control characters other than tab and newline never belong in a form answer (NUL breaks storage,
+# the rest hide text from reviewers).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if _CONTROL.search(value):
+        raise PydanticCustomError("control_chars", "含有不可见的控制字符")
+    return value
+
+
+def _code(normalize):  # type: ignore[no-untyped-def]
+    return BeforeValidator(lambda v: normalize(v) if isinstance(v, str) else v)
+
+
+def _match(pattern: str, message_key: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise PydanticCustomError(message_key, formats.MESSAGES[message_key])
+        return value
+
+    return AfterValidator(check)
+
+
+def _uscc(value: str) -> str:
+    problem = formats.uscc_problem(value)
+    if problem:
+        raise PydanticCustomError(problem, formats.MESSAGES[problem])
+    return value
+
+
+def _money(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise PydanticCustomError("decimal_parsing", "不是有效数字")
+    if value != value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
+        raise PydanticCustomError("decimal_max_places", "最多保留两位小数")
+    # Stored and printed with exactly two decimals, so the paper copy reads like the form.
+    return value.quantize(Decimal("0.01"))
+
+
+def _not_future(value: date) -> date:
+    if value > datetime.now(campaign.TZ).date():
+        raise PydanticCustomError("date_in_future", "不能晚于今天")
+    return value
+
+
+def text(title: str, max_length: int, description: str | None = None, *, widget: str = "text", **extra: Any) -> Any:
+    return Field(
+        title=title, description=description, min_length=1, max_length=max_length,
+        json_schema_extra={"x-widget": widget, **extra},
+    )
+
+
+def long_text(title: str, description: str, max_length: int = LONG) -> Any:
+    return text(title, max_length, description, widget="textarea")
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Uscc = Annotated[str, _code(formats.normalize_uscc), AfterValidator(_uscc)]
+Mobile = Annotated[str, _code(formats.halfwidth), _match(formats.MOBILE_PATTERN, "mobile")]
+Landline = Annotated[str, _code(formats.halfwidth), _match(formats.LANDLINE_PATTERN, "landline")]
+Postcode = Annotated[str, _code(formats.halfwidth), _match(formats.POSTCODE_PATTERN, "postcode")]
+Email = Annotated[str, _code(lambda v: formats.halfwidth(v).lower()), _match(formats.EMAIL_PATTERN, "email")]
+Money = Annotated[Decimal, AfterValidator(_money)]
+PastDate = Annotated[date, AfterValidator(_not_future)]
+
+
+def money(title: str, description: str | None = None, *, ge: int | None = 0, gt: int | None = None) -> Any:
+    return Field(
+        title=title, description=description, ge=ge, gt=gt, le=10**11,
+        json_schema_extra={"x-widget": "money", "x-unit": "万元"},
+    )
+
+
+def code(title: str, pattern: str, message_key: str, description: str | None = None, *,
+         widget: str = "text", max_length: int = 32) -> Any:
+    return Field(
+        title=title, description=description, max_length=max_length,
+        json_schema_extra={"x-widget": widget, "pattern": pattern,
+                           "x-messages": {"pattern": formats.MESSAGES[message_key]}},
+    )
+
+
+class Section(BaseModel):
+    # Unknown keys are an error rather than silently dropped: what was sent must be what is stored.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class UnitNature(StrEnum):
+    STATE_OWNED = "国有企业"
+    PRIVATE = "民营企业"
+    FOREIGN = "外资企业"
+    JOINT = "中外合资企业"
+    INSTITUTION = "事业单位"
+    RESEARCH = "科研院所"
+    UNIVERSITY = "高等院校"
+    ASSOCIATION = "社会团体"
+    OTHER = "其他"
+
+
+class AttachmentKind(StrEnum):
+    LICENSE = "license"
+    IP = "ip"
+    USAGE = "usage"
+    OTHER = "other"
+
+
+ATTACHMENT_KINDS: dict[AttachmentKind, tuple[str, bool]] = {
+    # kind: (title, required)
+    AttachmentKind.LICENSE: ("营业执照（或法人证书）", True),
+    AttachmentKind.IP: ("知识产权证明", True),
+    AttachmentKind.USAGE: ("应用证明", False),
+    AttachmentKind.OTHER: ("其他材料", False),
+}
+
+DIRECTION_VALUES = [d.number for d in campaign.DIRECTIONS]
+RECOMMENDER_VALUES = [r.name for r in campaign.RECOMMENDERS] + [campaign.OTHER_RECOMMENDER]
+
+
+def _direction(value: int) -> int:
+    if value not in campaign.DIRECTIONS_BY_NUMBER:
+        raise PydanticCustomError("choice", "请从列表中选择")
+    return value
+
+
+def _recommender(value: str) -> str:
+    if value not in RECOMMENDER_VALUES:
+        raise PydanticCustomError("choice", "请从列表中选择")
+    return value
+
+
+class Cover(Section):
+    model_config = ConfigDict(title="封面信息")
+
+    project_name: Annotated[Text, text("项目名称", SHORT, "与申报书封面一致，不超过60字")]
+    direction: Annotated[int, AfterValidator(_direction), Field(
+        title="申报方向",
+        description="每个项目限申报1个方向",
+        json_schema_extra={"x-widget": "select", "enum": DIRECTION_VALUES,
+                           "x-labels": [d.label for d in campaign.DIRECTIONS]},
+    )]
+    recommender: Annotated[Text, AfterValidator(_recommender), Field(
+        title="推荐单位",
+        description="所在省、自治区、直辖市、计划单列市、副省级省会城市或新疆生产建设兵团；"
+                    "由中央企业集团等单位推荐的，选择最后一项并填写单位名称",
+        json_schema_extra={"x-widget": "select", "enum": RECOMMENDER_VALUES},
+    )]
+    recommender_other: Annotated[Text, Field(
+        title="推荐单位名称（中央企业集团或其他有关单位）",
+        description="仅当推荐单位选择“中央企业集团或其他有关单位”时填写",
+        max_length=NAME,
+        json_schema_extra={"x-widget": "text", "x-required-when": {"recommender": campaign.OTHER_RECOMMENDER}},
+    )] = ""
+
+    @model_validator(mode="after")
+    def _other_named(self) -> Cover:
+        if self.recommender == campaign.OTHER_RECOMMENDER and not self.recommender_other:
+            raise PydanticCustomError("required_when", "选择“中央企业集团或其他有关单位”时请填写推荐单位名称",
+                                      {"field": "recommender_other"})
+        if self.recommender != campaign.OTHER_RECOMMENDER and self.recommender_other:
+            raise PydanticCustomError("forbidden_when", "推荐单位已从列表中选择，此项应留空",
+                                      {"field": "recommender_other"})
+        return self
+
+    @property
+    def recommender_name(self) -> str:
+        """The 推荐单位 as admins count it against its quota."""
+        return self.recommender_other if self.recommender == campaign.OTHER_RECOMMENDER else self.recommender
+
+
+class Applicant(Section):
+    model_config = ConfigDict(title="申报单位基本情况")
+
+    name: Annotated[Text, text("单位名称", NAME, "与营业执照一致")]
+    uscc: Annotated[Uscc, code("统一社会信用代码", formats.USCC_PATTERN, "uscc_format", "18位，见营业执照",
+                               widget="uscc")]
+    nature: Annotated[UnitNature, Field(title="单位性质", json_schema_extra={"x-widget": "select"})]
+    founded: Annotated[PastDate, Field(title="成立时间", json_schema_extra={"x-widget": "date"})]
+    registered_capital: Annotated[Money, money("注册资本（万元）")]
+    registered_address: Annotated[Text, text("注册地址", ADDRESS)]
+    mailing_address: Annotated[Text, text("通讯地址", ADDRESS)]
+    postcode: Annotated[Postcode, code("邮政编码", formats.POSTCODE_PATTERN, "postcode", max_length=12)]
+    legal_representative: Annotated[Text, text("法定代表人", 50)]
+    employees: Annotated[int, Field(title="职工人数", ge=1, le=10_000_000, json_schema_extra={"x-widget": "integer"})]
+    rd_staff: Annotated[int, Field(title="研发人员数", ge=0, le=10_000_000,
+                                   description="不超过职工人数", json_schema_extra={"x-widget": "integer"})]
+    revenue: Annotated[Money, money("上年度营业收入（万元）")]
+    profit: Annotated[Money, money("上年度利润（万元）", "亏损填负数", ge=None)]
+    rd_investment: Annotated[Money, money("上年度研发投入（万元）")]
+    main_business: Annotated[Text, long_text("主营业务", "主要产品、服务及市场情况，不超过500字", SUMMARY)]
+
+    @model_validator(mode="after")
+    def _rd_within_staff(self) -> Applicant:
+        if self.rd_staff > self.employees:
+            raise PydanticCustomError("rd_staff_exceeds", "研发人员数不能超过职工人数", {"field": "rd_staff"})
+        return self
+
+
+class Contact(Section):
+    model_config = ConfigDict(title="项目联系人")
+
+    name: Annotated[Text, text("姓名", 50)]
+    position: Annotated[Text, text("职务", 50)]
+    mobile: Annotated[Mobile, code("手机", formats.MOBILE_PATTERN, "mobile", widget="tel", max_length=20)]
+    phone: Annotated[Landline, code("固定电话", formats.LANDLINE_PATTERN, "landline", "含区号，如010-88692450",
+                                    widget="tel")]
+    email: Annotated[Email, code("电子邮箱", formats.EMAIL_PATTERN, "email", widget="email", max_length=254)]
+
+
+class Project(Section):
+    model_config = ConfigDict(title="项目基本情况")
+
+    start_date: Annotated[date, Field(title="项目开始时间", json_schema_extra={"x-widget": "date"})]
+    end_date: Annotated[date, Field(title="项目结束时间", json_schema_extra={"x-widget": "date"})]
+    total_investment: Annotated[Money, money("项目总投资（万元）", ge=None, gt=0)]
+    summary: Annotated[Text, long_text("项目简介", "项目目标、主要内容和预期成效，不超过500字", SUMMARY)]
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Project:
+        if self.end_date <= self.start_date:
+            raise PydanticCustomError("end_before_start", "项目结束时间应晚于开始时间", {"field": "end_date"})
+        return self
+
+
+class Details(Section):
+    model_config = ConfigDict(title="项目详细内容")
+
+    background: Annotated[Text, long_text("需求与背景", "项目要解决的问题、行业现状和需求，不超过3000字")]
+    solution: Annotated[Text, long_text("建设内容与技术方案", "总体架构、主要功能、关键技术路线，不超过3000字")]
+    innovation: Annotated[Text, long_text("技术先进性与创新性", "与国内外同类技术的比较和创新点，不超过3000字")]
+    patents: Annotated[int, Field(title="发明专利数（项）", ge=0, le=100_000,
+                                  json_schema_extra={"x-widget": "integer"})]
+    software_copyrights: Annotated[int, Field(title="软件著作权数（项）", ge=0, le=100_000,
+                                              json_schema_extra={"x-widget": "integer"})]
+    ip: Annotated[Text, long_text("自主知识产权情况", "与本项目相关的专利、软件著作权等，列明名称和编号，不超过3000字")]
+    benefits: Annotated[Text, long_text("应用成效", "量化的经济效益和社会效益，不超过3000字")]
+    demonstration: Annotated[Text, long_text("示范推广价值", "可复制、可推广的经验和推广计划，不超过3000字")]
+    security: Annotated[Text, long_text("数据安全保障", "数据安全管理制度和技术保障措施，不超过3000字")]
+
+    @model_validator(mode="after")
+    def _owns_ip(self) -> Details:
+        # The notice: 申报项目要求拥有自主知识产权.
+        if self.patents + self.software_copyrights < 1:
+            raise PydanticCustomError(
+                "ip_required", "申报项目应拥有自主知识产权：发明专利数和软件著作权数至少有一项大于0",
+                {"field": "software_copyrights"})
+        return self
+
+
+def _filename(value: Any) -> Any:
+    # Only a label for people: path parts and odd characters go, so it can never steer where a file is written.
+    if isinstance(value, str):
+        value = re.split(r"[\\/]", value)[-1]
+        value = _CONTROL.sub("", value).strip(" .")
+    return value
+
+
+class Attachment(Section):
+    model_config = ConfigDict(title="附件")
+
+    kind: Annotated[AttachmentKind, Field(title="附件类型")]
+    upload_id: Annotated[str, Field(title="上传编号", pattern=r"^[0-9a-f]{32}$")]
+    filename: Annotated[str, BeforeValidator(_filename), Field(title="文件名", min_length=1, max_length=120)]
+
+
+def _attachments(items: list[Attachment]) -> list[Attachment]:
+    kinds = [a.kind for a in items]
+    for kind, (title, required) in ATTACHMENT_KINDS.items():
+        if required and kind not in kinds:
+            raise PydanticCustomError("attachment_missing", "请上传{title}（PDF格式）", {"title": title})
+        if kinds.count(kind) > MAX_ATTACHMENTS_PER_KIND:
+            raise PydanticCustomError("attachment_too_many", "{title}最多上传{limit}个文件",
+                                      {"title": title, "limit": MAX_ATTACHMENTS_PER_KIND})
+    if len({a.upload_id for a in items}) != len(items):
+        raise PydanticCustomError("attachment_repeated", "同一个文件不能重复添加")
+    return items
+
+
+class Application(Section):
+    """2020年大数据产业发展试点示范项目申报书."""
+
+    model_config = ConfigDict(title="2020年大数据产业发展试点示范项目申报书")
+
+    cover: Annotated[Cover, Field(title="封面信息")]
+    applicant: Annotated[Applicant, Field(title="申报单位基本情况")]
+    contact: Annotated[Contact, Field(title="项目联系人")]
+    project: Annotated[Project, Field(title="项目基本情况")]
+    details: Annotated[Details, Field(title="项目详细内容")]
+    attachments: Annotated[list[Attachment], AfterValidator(_attachments), Field(
+        title="附件材料",
+        description="PDF格式，每个文件不超过20MB；营业执照和知识产权证明必须上传",
+        max_length=len(ATTACHMENT_KINDS) * MAX_ATTACHMENTS_PER_KIND,
+        json_schema_extra={"x-widget": "attachments",
+                           "x-kinds": [{"kind": k.value, "title": t, "required": r}
+                                       for k, (t, r) in ATTACHMENT_KINDS.items()]},
+    )]
+    pledge: Annotated[bool, Field(
+        title="申报单位承诺",
+        description="本单位承诺所填报的申报信息及附件材料真实、准确、完整，纸质版材料与网上填报内容一致，"
+                    "并对其真实性负责。",
+        json_schema_extra={"x-widget": "pledge"},
+    )]
+
+    @model_validator(mode="after")
+    def _pledged(self) -> Application:
+        if not self.pledge:
+            raise PydanticCustomError("pledge_required", "请阅读并勾选申报单位承诺", {"field": "pledge"})
+        return self
+
+
+def form_schema() -> dict[str, Any]:
+    """The JSON Schema of the 申报书, as the site's form and `/api/schema` publish it."""
+    from bdpilot.errors import TEMPLATES
+
+    schema = Application.model_json_schema()
+    schema["x-messages"] = TEMPLATES
+    return schema

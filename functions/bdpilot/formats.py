@@ -1,0 +1,55 @@
+"""Exact formats of the codes and numbers on the 申报书, with the Chinese message shown when one is wrong.
+
+Each format is a pattern (published in the JSON Schema, so the browser checks the same thing) plus, for the
+统一社会信用代码, the GB 32100-2015 check character.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015: no I, O, S, V, Z
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+USCC_PATTERN = "^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
+MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
+LANDLINE_PATTERN = r"^0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?$"
+POSTCODE_PATTERN = r"^[0-9]{6}$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+
+MESSAGES = {
+    "uscc_format": "统一社会信用代码应为18位数字或大写字母（不含I、O、S、V、Z），如91350100M000100Y43",
+    "uscc_check": "统一社会信用代码校验位不正确，请核对营业执照上的代码",
+    "mobile": "请输入11位手机号码，如13800138000",
+    "landline": "请输入带区号的固定电话，如010-88692450，分机号用“-”连接",
+    "postcode": "邮政编码应为6位数字",
+    "email": "请输入有效的电子邮箱地址，如name@example.com",
+}
+
+_SPACES = re.compile(r"\s+")
+
+
+def halfwidth(value: str) -> str:
+    """Full-width digits, letters and hyphens typed on a Chinese keyboard become ASCII; spaces go."""
+    value = unicodedata.normalize("NFKC", value)
+    return _SPACES.sub("", value.replace("－", "-").replace("—", "-"))
+
+
+def uscc_check_char(first17: str) -> str:
+    """The 18th character of a 统一社会信用代码 computed from the first 17."""
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
+    check = 31 - total % 31
+    return USCC_ALPHABET[0 if check == 31 else check]
+
+
+def normalize_uscc(value: str) -> str:
+    return halfwidth(value).upper()
+
+
+def uscc_problem(code: str) -> str | None:
+    """Why a normalized code is not a valid 统一社会信用代码 (a key of MESSAGES), or None if it is."""
+    if not re.fullmatch(USCC_PATTERN, code):
+        return "uscc_format"
+    if uscc_check_char(code[:17]) != code[17]:
+        return "uscc_check"
+    return None
