@@ -6,6 +6,7 @@ same problem the same way.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, get_args, get_origin
 
@@ -48,6 +49,7 @@ TEMPLATES: dict[str, str] = {
     "dict_type": "{title}应为一组字段",
     "list_type": "{title}应为列表",
     "too_long": "{title}最多{max_length}项",
+    "too_short": "{title}至少需要{min_length}项",
     "extra_forbidden": "表单中没有“{title}”这一项，请勿提交表单以外的内容",
     "control_chars": "{title}含有不可见的控制字符，请删除后重试",
     "date_in_future": "{title}不能晚于今天",
@@ -95,8 +97,11 @@ def _message(model: type[BaseModel], error: Any, loc: tuple[str | int, ...]) -> 
     named = [p for p in loc if isinstance(p, str)]
     title = (info.title if info and info.title else None) or (named[-1] if named else "申报书")
     kind = error["type"]
-    if kind == "too_long" and isinstance(error.get("input"), str):
-        kind = "string_too_long"
+    if kind in ("too_long", "too_short") and isinstance(error.get("input"), str):
+        kind = f"string_{kind}"
+    if error.get("input") == "" and kind in _EMPTY_MEANS_MISSING:
+        # An empty box is a missing answer, not a badly formatted one.
+        kind = "missing"
     if kind == "missing" and f"missing.{_widget(info)}" in TEMPLATES:
         kind = f"missing.{_widget(info)}"
     extra = info.json_schema_extra if info else None
@@ -104,8 +109,8 @@ def _message(model: type[BaseModel], error: Any, loc: tuple[str | int, ...]) -> 
         return extra["x-messages"]["pattern"]  # type: ignore[index]
     template = TEMPLATES.get(kind)
     if template is None:
-        # Our own PydanticCustomError messages are complete sentences already.
-        return error["msg"] if kind not in _PYDANTIC_TYPES else TEMPLATES["invalid"].format(title=title)
+        # Our own PydanticCustomError messages are complete Chinese sentences; pydantic's are English.
+        return error["msg"] if _CJK.search(error["msg"]) else TEMPLATES["invalid"].format(title=title)
     ctx = dict(error.get("ctx") or {})
     value = error.get("input")
     ctx.setdefault("actual_length", len(value) if isinstance(value, str | list) else "")
@@ -115,10 +120,10 @@ def _message(model: type[BaseModel], error: Any, loc: tuple[str | int, ...]) -> 
         return TEMPLATES["invalid"].format(title=title)
 
 
-# Built-in pydantic error types we have no template for fall back to a generic sentence, never English.
-_PYDANTIC_TYPES = frozenset({"value_error", "assertion_error", "union_tag_invalid", "union_tag_not_found",
-                             "uuid_parsing", "url_parsing", "json_invalid", "json_type", "float_parsing",
-                             "float_type", "frozen_field", "is_instance_of", "string_unicode"})
+_EMPTY_MEANS_MISSING = frozenset({"string_too_short", "date_parsing", "date_from_datetime_parsing", "int_parsing",
+                                  "decimal_parsing", "enum", "choice", "bool_parsing"} | formats.MESSAGES.keys())
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def field_errors(model: type[BaseModel], exc: ValidationError, prefix: str = "") -> list[FieldError]:

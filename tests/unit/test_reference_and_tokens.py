@@ -1,0 +1,48 @@
+from datetime import datetime, timedelta
+
+from bdpilot import reference, tokens
+from bdpilot.campaign import TZ
+from hypothesis import given
+from hypothesis import strategies as st
+
+SECRET = b"test-secret"
+NOW = datetime(2019, 11, 20, 9, 0, tzinfo=TZ)
+
+
+def test_reference_shape_and_check():
+    ref = reference.reference_for(SECRET, "key-0123456789abcdef")
+    assert reference.PATTERN.fullmatch(ref)
+    assert reference.is_valid(ref)
+    assert ref == reference.reference_for(SECRET, "key-0123456789abcdef")  # a retry lands on the same record
+    assert ref != reference.reference_for(SECRET, "key-0123456789abcdeg")
+    assert ref != reference.reference_for(b"other", "key-0123456789abcdef")
+
+
+@given(st.text(min_size=16, max_size=40), st.integers(0, 7), st.sampled_from(reference.ALPHABET))
+def test_any_single_mistyped_character_is_caught(key, position, char):
+    ref = reference.reference_for(SECRET, key)
+    code = ref.replace("-", "")[6:]
+    if code[position] == char:
+        return
+    typo = code[:position] + char + code[position + 1:]
+    assert not reference.is_valid(f"BD2020-{typo[:4]}-{typo[4:]}")
+
+
+def test_token_round_trip_and_age_bounds():
+    token = tokens.issue(SECRET, NOW)
+    later = NOW + timedelta(seconds=30)
+    assert tokens.check(SECRET, token, later, min_seconds=10, max_seconds=3600) is None
+    too_fast = tokens.check(SECRET, token, NOW + timedelta(seconds=3), min_seconds=10, max_seconds=3600)
+    assert too_fast and too_fast.code == "too_fast" and too_fast.retry_after == 7
+    expired = tokens.check(SECRET, token, NOW + timedelta(hours=2), min_seconds=10, max_seconds=3600)
+    assert expired and expired.code == "invalid"
+
+
+def test_forged_tokens_are_invalid():
+    token = tokens.issue(SECRET, NOW)
+    issued, nonce, sig = token.split(".")
+    later = NOW + timedelta(minutes=5)
+    for forged in (f"{int(issued) - 600_000}.{nonce}.{sig}", f"{issued}.{nonce}.{'0' * 32}",
+                   tokens.issue(b"wrong", NOW), "", "abc", None, 12, "a.b.c"):
+        problem = tokens.check(SECRET, forged, later, min_seconds=0, max_seconds=3600)
+        assert problem is not None and problem.code == "invalid", forged
