@@ -1,0 +1,146 @@
+"""The public Lambda function behind API Gateway (REST API): parse, call the domain, shape the response.
+
+Routes:  GET  /api/campaign      window state, deadline, server time, directions, a fresh form token
+         GET  /api/schema        the 申报书's JSON Schema (the site's form is generated from it)
+         GET  /api/openapi.json  this API, described
+         POST /api/uploads       a presigned POST for one PDF
+         POST /api/submissions   store a 申报书 (Idempotency-Key header required)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from bdpilot import clock, openapi, settings, submission
+from bdpilot.application import form_schema
+from bdpilot.store import StorageUnavailable, Store
+from bdpilot.submission import Rejection
+
+# Never log bodies or headers: they carry names, phones, emails and USCCs. Only references and outcomes.
+logger = Logger(service="bdpilot")
+app = APIGatewayRestResolver(serializer=lambda body: json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+
+JSON = "application/json; charset=utf-8"
+RETRY_AFTER = 5
+ROUTES = {"/api/campaign": "GET", "/api/schema": "GET", "/api/openapi.json": "GET",
+          "/api/uploads": "POST", "/api/submissions": "POST"}
+
+
+@cache
+def _store(table: str, bucket: str) -> Store:
+    # One client pair per warm container: creating boto3 clients costs more than the request itself.
+    return Store(table, bucket)
+
+
+def store_for(cfg: settings.Settings) -> Store:
+    return _store(cfg.table, cfg.bucket)
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=JSON, body=body,
+                    headers={"Cache-Control": "no-store", **(headers or {})})
+
+
+def _json_body() -> Any:
+    """The request body as JSON, after the checks API Gateway cannot do for us: type, size, encoding."""
+    event = app.current_event
+    content_type = (event.headers.get("content-type") or event.headers.get("Content-Type") or "").lower()
+    if content_type.split(";")[0].strip() != "application/json":
+        raise Rejection(415, "unsupported_media_type", "请求内容类型应为 application/json")
+    raw = event.body or ""
+    data = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8", "surrogatepass")
+    if len(data) > settings.MAX_BODY_BYTES:
+        raise Rejection(413, "payload_too_large", "提交的内容超过256KB。附件请通过上传功能提交，正文请精简后再提交")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise Rejection(400, "malformed", "请求内容不是有效的UTF-8文本") from exc
+    except (ValueError, RecursionError) as exc:
+        raise Rejection(400, "malformed", "请求内容不是有效的JSON") from exc
+
+
+def _header(name: str) -> str | None:
+    headers = app.current_event.headers or {}
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
+@app.get("/api/campaign")
+def get_campaign() -> Response:
+    return _json(200, submission.campaign_state(settings.load(), clock.now()))
+
+
+@app.get("/api/schema")
+def get_schema() -> Response:
+    return Response(200, JSON, _schema_text(), headers={"Cache-Control": "public, max-age=300"})
+
+
+@app.get("/api/openapi.json")
+def get_openapi() -> Response:
+    return Response(200, JSON, openapi.document_text(), headers={"Cache-Control": "public, max-age=300"})
+
+
+@cache
+def _schema_text() -> str:
+    return json.dumps(form_schema(), ensure_ascii=False)
+
+
+@app.post("/api/uploads")
+def post_upload() -> Response:
+    cfg = settings.load()
+    payload = _json_body()
+    if not isinstance(payload, dict):
+        raise Rejection(400, "malformed", "请求内容应为一个JSON对象")
+    ticket = submission.request_upload(store_for(cfg), cfg, clock.now(), payload)
+    logger.info("upload presigned", extra={"outcome": "presigned"})
+    return _json(201, ticket)
+
+
+@app.post("/api/submissions")
+def post_submission() -> Response:
+    cfg = settings.load()
+    accepted = submission.submit(store_for(cfg), cfg, clock.now(), _json_body(), _header("Idempotency-Key"))
+    # The honeypot outcome is logged as such; the client cannot tell it from a real acceptance.
+    logger.info("submission", extra={"outcome": accepted.outcome, "reference": accepted.reference})
+    return _json(accepted.status, accepted.body, {"Location": f"/api/submissions/{accepted.reference}"})
+
+
+@app.exception_handler(Rejection)
+def rejected(exc: Rejection) -> Response:
+    logger.info("rejected", extra={"outcome": exc.code, "status": exc.status})
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+    return _json(exc.status, exc.body(), headers)
+
+
+@app.exception_handler(StorageUnavailable)
+def unavailable(exc: StorageUnavailable) -> Response:
+    logger.warning("storage unavailable", extra={"outcome": "unavailable", "aws_error": str(exc)})
+    message = "系统繁忙，您的申报书尚未保存，请稍后重新提交（已填写的内容不会丢失）"
+    return _json(503, {"error": {"code": "unavailable", "message": message}}, {"Retry-After": str(RETRY_AFTER)})
+
+
+@app.exception_handler(Exception)
+def failed(exc: Exception) -> Response:
+    # Only the type: messages and tracebacks may quote the request.
+    logger.error("unexpected error", extra={"outcome": "error", "error_type": type(exc).__name__})
+    return _json(500, {"error": {"code": "internal", "message": "系统出现错误，您的申报书尚未保存，请稍后重新提交"}})
+
+
+@app.not_found
+def not_found(exc: NotFoundError) -> Response:
+    path = app.current_event.path
+    if path in ROUTES:
+        return _json(405, {"error": {"code": "method_not_allowed", "message": f"该地址只接受 {ROUTES[path]} 请求"}},
+                     {"Allow": ROUTES[path]})
+    return _json(404, {"error": {"code": "not_found", "message": "没有这个接口"}})
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,243 @@
+"""Storage: the only module that talks to AWS (S3 for records and files, DynamoDB for the index).
+
+Bucket layout:   uploads/<id>                              raw browser uploads (expire after 7 days)
+                 submissions/<ref>/record.json             the stored 申报书, canonical JSON
+                 submissions/<ref>/attachments/<kind>-<n>.pdf
+                 exports/...                               admin exports
+Table items:     SUB#<ref>    the index item admins list and filter (GSIs by time, direction, 推荐单位)
+                 USCC#<code>  guard: one project per applicant
+                 IDEM#<key>   the first response to an Idempotency-Key, replayed on retries
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+UPLOADS = "uploads/"
+SUBMISSIONS = "submissions/"
+EXPORTS = "exports/"
+INDEXES = {"time": "by-time", "direction": "by-direction", "recommender": "by-recommender"}
+IDEMPOTENCY_DAYS = 30
+
+# Lambda has a short budget: fail fast and let the client retry rather than hang.
+_CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+
+
+class StorageUnavailable(Exception):
+    """S3 or DynamoDB failed in a way a later retry may fix (throttling, 5xx, timeouts, denied access)."""
+
+
+class Conflict(Exception):
+    """A conditional write lost: `what` is "applicant" (the USCC guard) or "key" (the Idempotency-Key)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    size: int
+    content_type: str
+    owner: str
+    head: bytes
+
+
+def record_key(reference: str) -> str:
+    return f"{SUBMISSIONS}{reference}/record.json"
+
+
+def attachment_key(reference: str, name: str) -> str:
+    return f"{SUBMISSIONS}{reference}/attachments/{name}"
+
+
+def upload_key(upload_id: str) -> str:
+    return f"{UPLOADS}{upload_id}"
+
+
+def _unavailable(exc: Exception) -> StorageUnavailable:
+    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+    return StorageUnavailable(code)
+
+
+class Store:
+    def __init__(self, table: str, bucket: str, *, session: boto3.Session | None = None,
+                 endpoint_url: str | None = None) -> None:
+        self.table = table
+        self.bucket = bucket
+        self._session = session or boto3.Session()
+        self._endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+
+    @cached_property
+    def s3(self) -> Any:
+        return self._session.client("s3", endpoint_url=self._endpoint, config=_CONFIG)
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self._session.client("dynamodb", endpoint_url=self._endpoint, config=_CONFIG)
+
+    # --- public function: uploads -------------------------------------------------------------------------
+
+    def presign_upload(self, upload_id: str, owner: str, *, max_bytes: int, expires: int) -> dict[str, Any]:
+        """A presigned POST that lets a browser put one PDF straight into uploads/ (never through Lambda)."""
+        fields = {"Content-Type": "application/pdf", "x-amz-meta-owner": owner}
+        conditions: list[Any] = [
+            {"Content-Type": "application/pdf"},
+            {"x-amz-meta-owner": owner},
+            ["content-length-range", 1, max_bytes],
+        ]
+        try:
+            return self.s3.generate_presigned_post(self.bucket, upload_key(upload_id), Fields=fields,
+                                                   Conditions=conditions, ExpiresIn=expires)
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable(exc) from exc
+
+    def inspect_upload(self, upload_id: str) -> UploadInfo | None:
+        """Size, type and owner of an upload, plus its first bytes; None when there is no such upload."""
+        key = upload_key(upload_id)
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        size = int(head["ContentLength"])
+        first = b""
+        if size:
+            try:
+                first = self.s3.get_object(Bucket=self.bucket, Key=key, Range="bytes=0-7")["Body"].read()
+            except (ClientError, BotoCoreError) as exc:
+                raise _unavailable(exc) from exc
+        return UploadInfo(size, head.get("ContentType", ""), head.get("Metadata", {}).get("owner", ""), first)
+
+    # --- public function: the submission ------------------------------------------------------------------
+
+    def copy_upload(self, upload_id: str, reference: str, name: str) -> None:
+        try:
+            self.s3.copy_object(
+                Bucket=self.bucket, Key=attachment_key(reference, name),
+                CopySource={"Bucket": self.bucket, "Key": upload_key(upload_id)},
+                ContentType="application/pdf", MetadataDirective="REPLACE",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable(exc) from exc
+
+    def put_record(self, reference: str, body: bytes, digest: str) -> None:
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=record_key(reference), Body=body,
+                               ContentType="application/json; charset=utf-8", Metadata={"sha256": digest})
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable(exc) from exc
+
+    def _get_item(self, pk: str) -> dict[str, Any] | None:
+        try:
+            item = self.dynamodb.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True)
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable(exc) from exc
+        return item.get("Item")
+
+    def applicant_taken(self, guard_pk: str) -> bool:
+        return self._get_item(guard_pk) is not None
+
+    def replay(self, idempotency_key: str) -> tuple[str, dict[str, Any]] | None:
+        """The request hash and first response stored under an Idempotency-Key, if any."""
+        item = self._get_item(f"IDEM#{idempotency_key}")
+        if item is None:
+            return None
+        return item["request_hash"]["S"], json.loads(item["response"]["S"])
+
+    def commit(self, index: dict[str, str | int], guard_pk: str, idempotency_key: str, request_hash: str,
+               response: dict[str, Any], expires_at: int) -> None:
+        """One transaction: the index item, the applicant guard and the idempotency record, all or nothing."""
+        reference = str(index["reference"])
+        items = [
+            {"pk": f"SUB#{reference}", **index},
+            {"pk": guard_pk, "reference": reference, "received_at": index["received_at"]},
+            {"pk": f"IDEM#{idempotency_key}", "reference": reference, "request_hash": request_hash,
+             "response": json.dumps(response, ensure_ascii=False), "expires_at": expires_at},
+        ]
+        try:
+            self.dynamodb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table, "Item": _marshal(item),
+                         "ConditionExpression": "attribute_not_exists(pk)"}} for item in items
+            ])
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") != "TransactionCanceledException":
+                raise _unavailable(exc) from exc
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if not reasons:  # some endpoints only put the reasons in the message
+                message = error.get("Message", "")
+                reasons = [r.strip() for r in message[message.find("[") + 1:message.rfind("]")].split(",")]
+            failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+            if 2 in failed or 0 in failed:
+                raise Conflict("key") from exc
+            if 1 in failed:
+                raise Conflict("applicant") from exc
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+
+    # --- admin (IAM credentials with AdminPolicy) ----------------------------------------------------------
+
+    def get_index(self, reference: str) -> dict[str, Any] | None:
+        item = self._get_item(f"SUB#{reference}")
+        return _unmarshal(item) if item else None
+
+    def get_record(self, reference: str) -> bytes | None:
+        try:
+            return self.s3.get_object(Bucket=self.bucket, Key=record_key(reference))["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                return None
+            raise _unavailable(exc) from exc
+
+    def query(self, index: str, key: str | None = None, *, since: str | None = None, until: str | None = None,
+              newest_first: bool = False, page_size: int = 200) -> Iterator[dict[str, Any]]:
+        """Index items in received order from one GSI, page by page (never a Scan)."""
+        names = {"#k": {"time": "entity", "direction": "direction", "recommender": "recommender"}[index],
+                 "#t": "received_at"}
+        values: dict[str, Any] = {":k": {"S": "SUB" if index == "time" else str(key)}}
+        condition = "#k = :k"
+        if since and until:
+            condition += " AND #t BETWEEN :a AND :b"
+            values |= {":a": {"S": since}, ":b": {"S": until}}
+        elif since:
+            condition += " AND #t >= :a"
+            values[":a"] = {"S": since}
+        elif until:
+            condition += " AND #t <= :b"
+            values[":b"] = {"S": until}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": INDEXES[index], "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+            "ScanIndexForward": not newest_first, "Limit": page_size,
+        }
+        while True:
+            try:
+                page = self.dynamodb.query(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                raise _unavailable(exc) from exc
+            yield from (_unmarshal(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _marshal(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: {"N": str(v)} if isinstance(v, int) else {"S": str(v)} for k, v in item.items()}
+
+
+def _unmarshal(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: int(v["N"]) if "N" in v else v.get("S") for k, v in item.items()}
