@@ -1,0 +1,247 @@
+"""The local run: the same handler and storage code as production, against moto's server on loopback.
+
+  browser ──▶ 127.0.0.1:8000  /api/*  → API Gateway REST event → bdpilot.api.handler
+                              /*      → the built site/ folder
+          ──▶ 127.0.0.1:8001  moto (S3 + DynamoDB + CloudFormation), stack created from infra/template.yaml
+
+Data survives a restart: moto's recorder appends every storage request after the stack exists to
+`.local/recording.jsonl`, and the next start creates the stack again and replays them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import os
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+STACK_NAME = "bdpilot-local"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def rest_event(method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | str | None = None,
+               query: str = "") -> dict[str, Any]:
+    """An API Gateway REST API (v1) proxy event, as the `/{proxy+}` integration delivers it."""
+    headers = dict(headers or {})
+    raw = body.encode() if isinstance(body, str) else body
+    text, b64 = None, False
+    if raw is not None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text, b64 = base64.b64encode(raw).decode(), True
+    params = dict(parse_qsl(query)) or None
+    return {
+        "resource": path, "path": path, "httpMethod": method, "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": params, "multiValueQueryStringParameters": None,
+        "pathParameters": None, "stageVariables": None, "body": text, "isBase64Encoded": b64,
+        "requestContext": {
+            "resourcePath": path, "httpMethod": method, "path": f"/local{path}", "stage": "local",
+            "requestId": str(uuid.uuid4()), "identity": {"sourceIp": "127.0.0.1"},
+            "accountId": "123456789012", "apiId": "local",
+        },
+    }
+
+
+@dataclass
+class LambdaContext:
+    """What Powertools' logger reads from the Lambda context object."""
+
+    function_name: str = "bdpilot-public"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bdpilot-public"
+    aws_request_id: str = ""
+
+
+def invoke(event: dict[str, Any]) -> dict[str, Any]:
+    from bdpilot import api
+
+    return api.handler(event, LambdaContext(aws_request_id=event["requestContext"]["requestId"]))
+
+
+class LocalRun:
+    """moto's server, the stack, and the site + API server; `start()` returns once everything answers."""
+
+    def __init__(self, *, site_dir: Path, data_dir: Path | None, host: str = "127.0.0.1", port: int = 8000,
+                 moto_port: int = 0, persist: bool = True) -> None:
+        self.site_dir = site_dir
+        self.data_dir = data_dir
+        self.host, self.port, self.moto_port = host, port, moto_port
+        self.persist = persist and data_dir is not None
+        self.outputs: dict[str, str] = {}
+        # moto's backends are not thread-safe; a Lambda container also runs one request at a time.
+        self._lock = threading.Lock()
+
+    @property
+    def recording(self) -> Path | None:
+        return self.data_dir / "recording.jsonl" if self.persist and self.data_dir else None
+
+    def _secret(self) -> str:
+        if os.environ.get("BDPILOT_SECRET"):
+            return os.environ["BDPILOT_SECRET"]
+        if self.data_dir is None:
+            return secrets.token_hex(32)
+        path = self.data_dir / "secret"
+        if not path.exists():
+            path.write_text(secrets.token_hex(32))
+        return path.read_text().strip()
+
+    def start(self) -> LocalRun:
+        if self.data_dir:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        for key, value in FAKE_CREDENTIALS.items():
+            os.environ.setdefault(key, value)
+        if self.recording:
+            os.environ["MOTO_RECORDER_FILEPATH"] = str(self.recording)
+        from moto.moto_api import recorder
+        from moto.server import ThreadedMotoServer
+
+        self.moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{port}"
+        os.environ["AWS_ENDPOINT_URL"] = self.moto_url
+
+        import boto3
+
+        from bdpilot import clock, stack
+
+        self.outputs = stack.create_stack(boto3.Session(), endpoint_url=self.moto_url, stack_name=STACK_NAME)
+        os.environ["BDPILOT_TABLE"] = self.outputs["TableName"]
+        os.environ["BDPILOT_BUCKET"] = self.outputs["SubmissionsBucketName"]
+        os.environ["BDPILOT_SECRET"] = self._secret()
+        os.environ.setdefault("BDPILOT_STAGE", "local")
+        if not os.environ.get("BDPILOT_DEADLINE"):
+            # The notice's deadline is long past; locally the window stays open so a newcomer can try a post.
+            os.environ["BDPILOT_DEADLINE"] = (clock.now() + timedelta(days=30)).isoformat(timespec="minutes")
+        if self.recording:
+            if self.recording.exists():
+                recorder.replay_recording(target_host=self.moto_url)
+            recorder.start_recording()
+
+        self.http = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        self.port = self.http.server_address[1]
+        self._thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self._thread.start()
+        if self.data_dir:
+            # `bdpilot admin --local` finds the running stand-in through this file.
+            (self.data_dir / "endpoint.json").write_text(json.dumps(self.target(), indent=2))
+        return self
+
+    def target(self) -> dict[str, str]:
+        return {"aws_endpoint": self.moto_url, "table": self.outputs["TableName"],
+                "bucket": self.outputs["SubmissionsBucketName"], "site": self.url}
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def stop(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+        self.moto.stop()
+
+    def call_api(self, method: str, path: str, headers: dict[str, str], body: bytes | None,
+                 query: str) -> dict[str, Any]:
+        with self._lock:
+            return invoke(rest_event(method, path, headers=headers, body=body, query=query))
+
+
+def _handler_for(run: LocalRun) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "bdpilot-local"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # request lines would repeat what the handler's own logs say
+
+        def _api(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            result = run.call_api(self.command, parts.path, dict(self.headers.items()), body, parts.query)
+            payload = result.get("body") or ""
+            data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+            self.send_response(result["statusCode"])
+            headers = dict(result.get("headers") or {})
+            for key, values in (result.get("multiValueHeaders") or {}).items():
+                headers.setdefault(key, values[-1] if values else "")
+            for key, value in headers.items():
+                self.send_header(key, str(value))
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _static(self) -> None:
+            path = urlsplit(self.path).path
+            target = (run.site_dir / path.lstrip("/")).resolve()
+            if run.site_dir.resolve() not in (target, *target.parents):
+                self.send_error(HTTPStatus.NOT_FOUND)
+                return
+            if target.is_dir():
+                if not path.endswith("/"):
+                    self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+                    self.send_header("Location", path + "/")
+                    self.end_headers()
+                    return
+                target = target / "index.html"
+            if not target.is_file():
+                target, status = run.site_dir / "404.html", HTTPStatus.NOT_FOUND
+                if not target.is_file():
+                    self.send_error(HTTPStatus.NOT_FOUND)
+                    return
+            else:
+                status = HTTPStatus.OK
+            data = target.read_bytes()
+            kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+            if kind.startswith("text/") or kind in ("application/javascript", "application/json"):
+                kind += "; charset=utf-8"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def _route(self) -> None:
+            if urlsplit(self.path).path.startswith("/api/"):
+                self._api()
+            elif self.command in ("GET", "HEAD"):
+                self._static()
+            else:
+                self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _route
+
+    return Handler
+
+
+def main(*, host: str, port: int, site_dir: Path, data_dir: Path, persist: bool = True) -> int:
+    if not (site_dir / "index.html").exists():
+        print(f"找不到已构建的网站：{site_dir}/index.html。请先运行 mkdocs build（make serve 会自动构建）。")
+        return 1
+    run = LocalRun(site_dir=site_dir, data_dir=data_dir, host=host, port=port, persist=persist).start()
+    deadline = os.environ["BDPILOT_DEADLINE"]
+    print(json.dumps({"site": run.url, "api": run.url + "api/campaign", "aws_endpoint": run.moto_url,
+                      "table": run.outputs["TableName"], "bucket": run.outputs["SubmissionsBucketName"]},
+                     ensure_ascii=False, indent=2))
+    print(f"本地运行：{run.url}  （申报窗口在本地默认开放，截止时间 {deadline}；数据保存在 {data_dir}）")
+    print("按 Ctrl+C 停止。")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        run.stop()
+    return 0
