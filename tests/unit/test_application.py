@@ -3,11 +3,11 @@
 from datetime import date, timedelta
 
 import pytest
+from pydantic import ValidationError
+
 from bdpilot import campaign
 from bdpilot.application import Application, form_schema
 from bdpilot.errors import field_errors
-from pydantic import ValidationError
-
 from tests.factories import application
 
 UPLOAD = "0" * 31 + "1"

@@ -1,10 +1,10 @@
 """统一社会信用代码 (GB 32100-2015), phone numbers, postcodes and e-mail formats."""
 
 import pytest
-from bdpilot.formats import USCC_ALPHABET, halfwidth, normalize_uscc, uscc_check_char, uscc_problem
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bdpilot.formats import USCC_ALPHABET, halfwidth, normalize_uscc, uscc_check_char, uscc_problem
 from tests.factories import VALID_USCC
 
 
