@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint site bench clean
+.PHONY: serve test lint site bench clean browser-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,19 @@ lint: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml
 
 ## Lint, build the site strictly, then run unit, integration, infra and browser tests.
-test: lint site
+test: lint site browser-deps
 	$(BIN)/pytest
+
+# Browser tests drive Debian's chromium (never a downloaded browser); as root we install it, else they skip.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium fonts-noto-cjk >/dev/null; \
+	  else \
+	    echo "Browser tests need Debian's chromium and fonts-noto-cjk: sudo apt-get install chromium fonts-noto-cjk"; \
+	  fi; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

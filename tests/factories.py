@@ -84,3 +84,15 @@ def idempotency_key() -> str:
 
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def uscc(seed: int) -> str:
+    """A valid 统一社会信用代码 for a number, so seeded applicants never collide."""
+    from bdpilot.formats import USCC_ALPHABET, uscc_check_char
+
+    body, n = "", seed
+    for _ in range(9):
+        n, i = divmod(n, len(USCC_ALPHABET))
+        body += USCC_ALPHABET[i]
+    first17 = "91" + "110108" + body
+    return first17 + uscc_check_char(first17)
