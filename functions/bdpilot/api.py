@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from bdpilot import clock, openapi, settings, submission
+from bdpilot import clock, settings, submission
 from bdpilot.application import form_schema
 from bdpilot.store import StorageUnavailable, Store
 from bdpilot.submission import Rejection
@@ -83,6 +83,8 @@ def get_schema() -> Response:
 
 @app.get("/api/openapi.json")
 def get_openapi() -> Response:
+    from bdpilot import openapi  # its response models are needed by this rarely called route only
+
     return Response(200, JSON, openapi.document_text(), headers={"Cache-Control": "public, max-age=300"})
 
 
