@@ -31,7 +31,7 @@ def _text_fields() -> list[tuple[str, str, int]]:
     for section, ref in schema["properties"].items():
         definition = schema["$defs"].get(ref.get("$ref", "").rsplit("/", 1)[-1], {})
         for name, prop in definition.get("properties", {}).items():
-            if prop.get("x-widget") in ("text", "textarea") and "x-required-when" not in prop:
+            if prop.get("x-widget") in ("text", "textarea") and not {"pattern", "x-required-when"} & prop.keys():
                 fields.append((section, name, prop["maxLength"]))
     return fields
 
