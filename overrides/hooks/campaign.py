@@ -22,11 +22,12 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from bdpilot import campaign as c
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
+
+from bdpilot import campaign as c
 
 SHORTCODE = re.compile(r"<!--\s*bd:([a-z-]+)(?:\s+([^\s>]+))?\s*-->")
 # Authors' notes (any other comment on lines of its own) stay in the source, not in the published HTML.

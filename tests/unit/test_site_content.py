@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
 from bdpilot import campaign as c
 
 ROOT = Path(__file__).resolve().parents[2]

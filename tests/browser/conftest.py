@@ -1,0 +1,96 @@
+"""Browser fixtures: the built site on a local server, Debian's Chromium, and a page that records trouble.
+
+No browser is ever downloaded: the tests drive /usr/bin/chromium, and skip without it (fail under CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, Request, Route, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The site, built into a temporary directory and served on 127.0.0.1 at a free port."""
+    out = tmp_path_factory.mktemp("site")
+    subprocess.run(  # cwd=ROOT: the search plugin resolves its jieba dictionary against the working directory
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(out)],
+        cwd=ROOT, check=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(out)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing (install Debian's chromium and fonts-noto-cjk)")
+        pytest.skip(f"{CHROMIUM} is missing")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Trouble:
+    """What a page did wrong: console errors, uncaught exceptions, requests that left the local origin."""
+
+    console_errors: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def trouble() -> Trouble:
+    return Trouble()
+
+
+@pytest.fixture
+def page(browser: Browser, base_url: str, trouble: Trouble) -> Iterator[Page]:
+    """A fresh page in its own context; any request to another origin is recorded and blocked (network off)."""
+    origin = urlsplit(base_url).netloc
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+
+    def local_only(route: Route, request: Request) -> None:
+        if urlsplit(request.url).scheme in ("http", "https") and urlsplit(request.url).netloc != origin:
+            trouble.external_requests.append(request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    context.route("**/*", local_only)
+    # Requests the router may not see (e.g. from workers) are still recorded here.
+    context.on("request", lambda r: None if urlsplit(r.url).netloc in (origin, "") else
+               trouble.external_requests.append(r.url))
+    page = context.new_page()
+    page.on("console", lambda m: trouble.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: trouble.console_errors.append(str(e)))
+    yield page
+    context.close()
