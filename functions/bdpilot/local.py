@@ -127,7 +127,9 @@ class LocalRun:
             os.environ["BDPILOT_DEADLINE"] = (clock.now() + timedelta(days=30)).isoformat(timespec="minutes")
         if self.recording:
             if self.recording.exists():
+                _rename_in_recording(self.recording, self._previous_names(), self.target())
                 recorder.replay_recording(target_host=self.moto_url)
+            (self.recording.parent / "names.json").write_text(json.dumps(self.target()))
             recorder.start_recording()
 
         self.http = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
@@ -139,9 +141,14 @@ class LocalRun:
             (self.data_dir / "endpoint.json").write_text(json.dumps(self.target(), indent=2))
         return self
 
+    def _previous_names(self) -> dict[str, str]:
+        previous = self.data_dir / "names.json" if self.data_dir else None
+        return json.loads(previous.read_text()) if previous and previous.exists() else {}
+
     def target(self) -> dict[str, str]:
+        site = f"http://{self.host}:{self.port}/" if hasattr(self, "http") else ""
         return {"aws_endpoint": self.moto_url, "table": self.outputs["TableName"],
-                "bucket": self.outputs["SubmissionsBucketName"], "site": self.url}
+                "bucket": self.outputs["SubmissionsBucketName"], "site": site}
 
     @property
     def url(self) -> str:
@@ -156,6 +163,27 @@ class LocalRun:
                  query: str) -> dict[str, Any]:
         with self._lock:
             return invoke(rest_event(method, path, headers=headers, body=body, query=query))
+
+
+def _rename_in_recording(path: Path, old: dict[str, str], new: dict[str, str]) -> None:
+    """CloudFormation gives the bucket and table fresh random names on every start; point the recorded requests
+    at today's names before replaying them."""
+    pairs = [(old[k].encode(), new[k].encode()) for k in ("table", "bucket") if old.get(k) and old[k] != new[k]]
+    if not pairs:
+        return
+    lines = []
+    for line in path.read_text().splitlines():
+        entry = json.loads(line)
+        body = base64.b64decode(entry["body"]) if entry.get("body_encoded") else (entry.get("body") or "").encode()
+        url = entry["url"].encode()
+        for before, after in pairs:
+            body, url = body.replace(before, after), url.replace(before, after)
+        entry["url"] = url.decode()
+        entry["body"], entry["body_encoded"] = base64.b64encode(body).decode(), True
+        entry["headers"] = {k: (str(len(body)) if k.lower() == "content-length" else v)
+                            for k, v in entry["headers"].items()}
+        lines.append(json.dumps(entry))
+    path.write_text("\n".join(lines) + "\n")
 
 
 def _handler_for(run: LocalRun) -> type[BaseHTTPRequestHandler]:
