@@ -19,7 +19,8 @@ TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 
 # Resource types moto 5.2's CloudFormation cannot create, or that make no sense without AWS behind them.
 # moto implements no model for CloudFront, WAFv2, CloudWatch alarms, SNS subscriptions, S3 bucket policies or
-# API Gateway stages/validators (it would skip them with a warning and then fail on references to them).
+# API Gateway stages, validators and gateway responses: it would skip them with a warning and then fail on, or
+# silently drop, references to them. (tests/infra/test_stack_in_moto.py checks this list against moto's own.)
 # The Lambda function is skipped on purpose: moto can create it, but only from a code zip already in S3, and
 # locally the handler runs in-process anyway; its Permission exists only to attach to it.
 # Kept resources that refer to a skipped one get the placeholder `moto-skipped-<LogicalId>` instead (e.g. the
@@ -30,11 +31,13 @@ MOTO_SKIPPED_TYPES: frozenset[str] = frozenset(
         "AWS::CloudFront::OriginAccessControl",
         "AWS::CloudFront::ResponseHeadersPolicy",
         "AWS::CloudFront::OriginRequestPolicy",
+        "AWS::CloudFront::Function",
         "AWS::S3::BucketPolicy",
         "AWS::WAFv2::WebACL",
         "AWS::WAFv2::WebACLAssociation",
         "AWS::ApiGateway::Stage",
         "AWS::ApiGateway::RequestValidator",
+        "AWS::ApiGateway::GatewayResponse",
         "AWS::CloudWatch::Alarm",
         "AWS::SNS::Subscription",
         "AWS::Lambda::Function",
@@ -44,6 +47,9 @@ MOTO_SKIPPED_TYPES: frozenset[str] = frozenset(
 
 LOCAL_PARAMETERS: dict[str, str] = {
     "Stage": "local",
+    # The function is skipped in moto, so its code location is never read.
+    "CodeBucket": "moto-no-code",
+    "CodeKey": "none.zip",
     # Required by the template; nothing in moto reads it (the function is skipped).
     "AppSecret": "local-only-secret-not-for-production",
 }
@@ -176,6 +182,7 @@ def _apply_ignored_properties(
     physical = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+        if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
     }
     for name, resource in template["Resources"].items():
         props, target = resource.get("Properties", {}), physical.get(name)
