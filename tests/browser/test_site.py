@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,7 +11,9 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from bdpilot import campaign as c
-from tests.browser.conftest import Trouble
+
+if TYPE_CHECKING:  # a fixture's type only: conftest is pytest's to import
+    from tests.browser.conftest import Trouble
 
 pytestmark = pytest.mark.browser
 
