@@ -127,12 +127,12 @@ class LocalRun:
             os.environ["BDPILOT_DEADLINE"] = (clock.now() + timedelta(days=30)).isoformat(timespec="minutes")
         if self.recording:
             if self.recording.exists():
-                _rename_in_recording(self.recording, self._previous_names(), self.target())
+                _prepare_recording(self.recording, self._previous_names(), self.target())
                 recorder.replay_recording(target_host=self.moto_url)
             (self.recording.parent / "names.json").write_text(json.dumps(self.target()))
             recorder.start_recording()
 
-        self.http = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        self.http = _Server((self.host, self.port), _handler_for(self))
         self.port = self.http.server_address[1]
         self._thread = threading.Thread(target=self.http.serve_forever, daemon=True)
         self._thread.start()
@@ -165,25 +165,33 @@ class LocalRun:
             return invoke(rest_event(method, path, headers=headers, body=body, query=query))
 
 
-def _rename_in_recording(path: Path, old: dict[str, str], new: dict[str, str]) -> None:
-    """CloudFormation gives the bucket and table fresh random names on every start; point the recorded requests
-    at today's names before replaying them."""
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default backlog of 5 resets connections when many applicants post at once
+    daemon_threads = True
+
+
+def _prepare_recording(path: Path, old: dict[str, str], new: dict[str, str]) -> None:
+    """Make a recording replayable: drop a last line cut short by a crash, and point the requests at today's
+    bucket and table (CloudFormation gives them fresh random names on every start)."""
     pairs = [(old[k].encode(), new[k].encode()) for k in ("table", "bucket") if old.get(k) and old[k] != new[k]]
-    if not pairs:
-        return
     lines = []
-    for line in path.read_text().splitlines():
-        entry = json.loads(line)
-        body = base64.b64decode(entry["body"]) if entry.get("body_encoded") else (entry.get("body") or "").encode()
-        url = entry["url"].encode()
-        for before, after in pairs:
-            body, url = body.replace(before, after), url.replace(before, after)
-        entry["url"] = url.decode()
-        entry["body"], entry["body_encoded"] = base64.b64encode(body).decode(), True
-        entry["headers"] = {k: (str(len(body)) if k.lower() == "content-length" else v)
-                            for k, v in entry["headers"].items()}
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # the process died while writing this request; it never reached storage either
+        if pairs:
+            raw = entry.get("body") or ""
+            body = base64.b64decode(raw) if entry.get("body_encoded") else raw.encode()
+            url = entry["url"].encode()
+            for before, after in pairs:
+                body, url = body.replace(before, after), url.replace(before, after)
+            entry["url"] = url.decode()
+            entry["body"], entry["body_encoded"] = base64.b64encode(body).decode(), True
+            entry["headers"] = {k: (str(len(body)) if k.lower() == "content-length" else v)
+                                for k, v in entry["headers"].items()}
         lines.append(json.dumps(entry))
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("".join(line + "\n" for line in lines))
 
 
 def _handler_for(run: LocalRun) -> type[BaseHTTPRequestHandler]:

@@ -206,8 +206,7 @@ class Store:
     def query(self, index: str, key: str | None = None, *, since: str | None = None, until: str | None = None,
               newest_first: bool = False, page_size: int = 200) -> Iterator[dict[str, Any]]:
         """Index items in received order from one GSI, page by page (never a Scan)."""
-        names = {"#k": {"time": "entity", "direction": "direction", "recommender": "recommender"}[index],
-                 "#t": "received_at"}
+        names = {"#k": {"time": "entity", "direction": "direction", "recommender": "recommender"}[index]}
         values: dict[str, Any] = {":k": {"S": "SUB" if index == "time" else str(key)}}
         condition = "#k = :k"
         if since and until:
@@ -219,6 +218,8 @@ class Store:
         elif until:
             condition += " AND #t <= :b"
             values[":b"] = {"S": until}
+        if since or until:
+            names["#t"] = "received_at"
         kwargs: dict[str, Any] = {
             "TableName": self.table, "IndexName": INDEXES[index], "KeyConditionExpression": condition,
             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
