@@ -1,0 +1,705 @@
+/* The 在线申报 form, enhanced. Without this script the form still posts as plain HTML.
+ *
+ * Everything about fields comes from the JSON Schema the build embedded in the page (#form-schema): which
+ * fields exist, their titles, limits, patterns and the Chinese message templates (x-messages) the server
+ * uses too. Control names/ids are the API's error paths, so server errors land on the right control.
+ * No framework, no external requests: only /api/* on this origin and the presigned storage URL.
+ */
+(function () {
+  "use strict";
+
+  var form = document.getElementById("apply-form");
+  var schemaNode = document.getElementById("form-schema");
+  if (!form || !schemaNode || !window.fetch || !window.localStorage) return;
+
+  var schema = JSON.parse(schemaNode.textContent);
+  var M = schema["x-messages"];
+  var DRAFT = "bdpilot.apply.draft";
+  var USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"; // GB 32100-2015
+  var USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+
+  var statusBox = document.getElementById("apply-status");
+  var after = document.getElementById("apply-after");
+  var submitButton = document.getElementById("apply-submit");
+  var state = { token: "", key: "", attachments: [], maxBytes: 20 * 1024 * 1024, open: true, busy: false };
+  var draftOffered = false;
+
+  // ---- small helpers -------------------------------------------------------------------------------------
+  function h(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") node.textContent = attrs[k];
+      else if (k === "on") Object.keys(attrs.on).forEach(function (e) { node.addEventListener(e, attrs.on[e]); });
+      else if (attrs[k] !== null && attrs[k] !== undefined && attrs[k] !== false) node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) {
+      if (c !== null && c !== undefined) node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+  function fmt(template, params) {
+    return template.replace(/\{(\w+)\}/g, function (m, k) { return k in params ? String(params[k]) : m; });
+  }
+  function idOf(path) { return path.replace(/\./g, "-"); }
+  function byId(id) { return document.getElementById(id); }
+  function hidden(text) { return h("span", { "class": "apply-vh", text: text }); }
+  function announce(text) {
+    var live = byId("apply-live");
+    live.textContent = "";
+    setTimeout(function () { live.textContent = text; }, 50);
+  }
+  function sizeText(n) {
+    return n >= 1048576 ? (n / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(n / 1024)) + " KB";
+  }
+  function newKey() {
+    var bytes = new Uint8Array(18);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  // Full-width digits and letters typed on a Chinese keyboard count as ASCII, as on the server.
+  function halfwidth(v) {
+    return v.normalize("NFKC").replace(/[－—]/g, "-").replace(/\s+/g, "");
+  }
+
+  // ---- the schema, walked the same way formhtml.py walks it ----------------------------------------------
+  function resolve(node) {
+    if (!node.$ref) return node;
+    var target = schema.$defs[node.$ref.split("/").pop()];
+    var merged = {};
+    Object.keys(target).forEach(function (k) { merged[k] = target[k]; });
+    Object.keys(node).forEach(function (k) { if (k !== "$ref") merged[k] = node[k]; });
+    return merged;
+  }
+  var sections = Object.keys(schema.properties).map(function (key) {
+    var node = resolve(schema.properties[key]);
+    var widget = node["x-widget"] || (node.type === "object" ? "section" : "text");
+    var path = "application." + key;
+    var fields;
+    if (widget === "section") {
+      fields = Object.keys(node.properties).map(function (name) {
+        var spec = resolve(node.properties[name]);
+        return { path: path + "." + name, name: name, title: spec.title, spec: spec,
+                 widget: spec["x-widget"] || "text", required: (node.required || []).indexOf(name) >= 0 };
+      });
+    } else {
+      fields = [{ path: path, name: key, title: node.title, spec: node, widget: widget,
+                  required: (schema.required || []).indexOf(key) >= 0 }];
+    }
+    return { key: key, title: node.title, widget: widget, spec: node, fields: fields };
+  });
+  var fields = [];
+  sections.forEach(function (s) { if (s.widget !== "attachments") fields = fields.concat(s.fields); });
+  var kinds = sections.filter(function (s) { return s.widget === "attachments"; })[0].spec["x-kinds"];
+  function control(f) { return byId(idOf(f.path)); }
+  function fieldByName(section, name) {
+    return fields.filter(function (f) { return f.path === "application." + section + "." + name; })[0];
+  }
+
+  // ---- values --------------------------------------------------------------------------------------------
+  function raw(f) {
+    var c = control(f);
+    return c.type === "checkbox" ? c.checked : c.value;
+  }
+  function setRaw(f, v) {
+    var c = control(f);
+    if (c.type === "checkbox") c.checked = v === true;
+    else c.value = v === undefined || v === null ? "" : v;
+  }
+  function applies(f) { // x-required-when: the field only counts when its condition holds
+    var when = f.spec["x-required-when"];
+    if (!when) return true;
+    var section = f.path.split(".")[1];
+    return Object.keys(when).every(function (k) { return raw(fieldByName(section, k)) === String(when[k]); });
+  }
+  function normalized(f, v) {
+    if (typeof v !== "string") return v;
+    v = v.trim();
+    if (f.widget === "uscc") return halfwidth(v).toUpperCase();
+    if (f.widget === "email") return halfwidth(v).toLowerCase();
+    if (f.widget === "tel" || f.spec.pattern) return halfwidth(v);
+    if (f.widget === "integer" || f.widget === "money") return halfwidth(v);
+    return v;
+  }
+  function typed(f, v) { // as the JSON body carries it: integers as numbers, money/dates as strings
+    if (f.spec.type === "integer" && /^-?\d+$/.test(v)) return parseInt(v, 10);
+    return v;
+  }
+  function application() {
+    var app = {};
+    sections.forEach(function (s) {
+      if (s.widget === "attachments") {
+        app[s.key] = state.attachments.map(function (a) {
+          return { kind: a.kind, upload_id: a.upload_id, filename: a.filename };
+        });
+      } else if (s.widget === "pledge") {
+        app[s.key] = raw(s.fields[0]) === true;
+      } else {
+        app[s.key] = {};
+        s.fields.forEach(function (f) {
+          var v = normalized(f, raw(f));
+          if (v !== "" && applies(f)) app[s.key][f.name] = typed(f, v);
+        });
+      }
+    });
+    return app;
+  }
+
+  // ---- validation: generic, from schema keywords and the x-messages templates ---------------------------
+  function usccCheck(code) {
+    var sum = 0;
+    for (var i = 0; i < 17; i++) sum += USCC_ALPHABET.indexOf(code[i]) * USCC_WEIGHTS[i];
+    var check = 31 - (sum % 31);
+    return USCC_ALPHABET[check === 31 ? 0 : check];
+  }
+  function bounds(f, n) {
+    var s = f.spec;
+    var ge = "minimum" in s ? s.minimum : s.ge;
+    var le = "maximum" in s ? s.maximum : s.le;
+    var gt = "exclusiveMinimum" in s ? s.exclusiveMinimum : s.gt;
+    if (ge !== undefined && n < ge) return fmt(M.greater_than_equal, { title: f.title, ge: ge });
+    if (gt !== undefined && n <= gt) return fmt(M.greater_than, { title: f.title, gt: gt });
+    if (le !== undefined && n > le) return fmt(M.less_than_equal, { title: f.title, le: le });
+    return "";
+  }
+  function problem(f) {
+    var s = f.spec, v = normalized(f, raw(f)), p = { title: f.title };
+    if (f.widget === "pledge") return v === true ? "" : fmt(M["missing.pledge"], p);
+    if (!applies(f)) return "";
+    if (v === "") {
+      var needed = f.required || s["x-required-when"] || s.minLength > 0;
+      return needed ? fmt(M["missing." + f.widget] || M.missing, p) : "";
+    }
+    if (s.enum && s.enum.map(String).indexOf(v) < 0) return fmt(M.enum, p);
+    if (f.widget === "integer") {
+      if (!/^-?\d+$/.test(v)) return fmt(M.int_parsing, p);
+      return bounds(f, parseInt(v, 10));
+    }
+    if (f.widget === "money") {
+      if (!/^-?\d+(\.\d+)?$/.test(v)) return fmt(M.decimal_parsing, p);
+      if (/\.\d{3,}$/.test(v)) return fmt(M.decimal_max_places, p);
+      return bounds(f, parseFloat(v));
+    }
+    if (f.widget === "date") {
+      var d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
+      var t = d && new Date(Date.UTC(+d[1], d[2] - 1, +d[3]));
+      if (!t || t.getUTCDate() !== +d[3]) return fmt(M.date_parsing, p);
+      return "";
+    }
+    var length = Array.from(v).length; // code points, as Python's len()
+    if (s.maxLength && length > s.maxLength) {
+      return fmt(M.string_too_long, { title: f.title, max_length: s.maxLength, actual_length: length });
+    }
+    if (s.pattern && !new RegExp(s.pattern).test(v)) {
+      return (s["x-messages"] && s["x-messages"].pattern) || fmt(M.string_pattern_mismatch, p);
+    }
+    if (f.widget === "uscc" && usccCheck(v) !== v[17]) return M.uscc_check;
+    return "";
+  }
+  function clientErrors() {
+    var errors = [];
+    sections.forEach(function (s) {
+      if (s.widget === "attachments") {
+        kinds.forEach(function (k) {
+          var id = idOf("application.attachments." + k.kind);
+          if (byId(id).closest(".apply-attachment").classList.contains("apply-uploading")) {
+            errors.push({ id: id, message: "“" + k.title + "”正在上传，请等待上传完成" });
+          } else if (k.required && !state.attachments.some(function (a) { return a.kind === k.kind; })) {
+            errors.push({ id: id, message: fmt(M["missing.attachments"], { title: k.title }) });
+          }
+        });
+      } else {
+        s.fields.forEach(function (f) {
+          var m = problem(f);
+          if (m) errors.push({ id: idOf(f.path), message: m });
+        });
+      }
+    });
+    return errors;
+  }
+  // A server error path → the control it belongs to (attachments by the kind of the item at that index).
+  function targetOf(path) {
+    var m = /^application\.attachments\.(\d+)/.exec(path);
+    if (m && state.attachments[+m[1]]) return idOf("application.attachments." + state.attachments[+m[1]].kind);
+    if (path === "application.attachments") {
+      var missing = kinds.filter(function (k) {
+        return k.required && !state.attachments.some(function (a) { return a.kind === k.kind; });
+      });
+      return idOf("application.attachments." + (missing[0] || kinds[0]).kind);
+    }
+    return byId(idOf(path)) ? idOf(path) : null;
+  }
+
+  // ---- showing errors (the GOV.UK pattern: inline + a summary that links to each field) -----------------
+  function setFieldError(id, message) {
+    var c = byId(id);
+    if (!c) return;
+    var box = c.closest(".apply-field");
+    var old = byId(id + "-error");
+    if (old) old.remove();
+    var described = (c.getAttribute("aria-describedby") || "").split(" ").filter(function (x) {
+      return x && x !== id + "-error";
+    });
+    box.classList.toggle("apply-field--error", !!message);
+    if (!message) {
+      c.removeAttribute("aria-invalid");
+    } else {
+      var p = h("p", { "class": "apply-field-error", id: id + "-error" }, [hidden("错误："), message]);
+      var before = box.querySelector(".apply-check, .apply-unit, .apply-files, input, select, textarea");
+      box.insertBefore(p, before);
+      c.setAttribute("aria-invalid", "true");
+      described.push(id + "-error");
+    }
+    if (described.length) c.setAttribute("aria-describedby", described.join(" "));
+    else c.removeAttribute("aria-describedby");
+  }
+  function clearErrors() {
+    Array.prototype.forEach.call(form.querySelectorAll(".apply-field--error"), function (box) {
+      var c = box.querySelector("[aria-invalid]");
+      if (c) setFieldError(c.id, "");
+    });
+    var old = byId("error-summary");
+    if (old) old.remove();
+  }
+  function focusField(id) {
+    showStep("form");
+    var c = byId(id);
+    if (!c) return;
+    var label = byId(id + "-label") || c;
+    c.focus({ preventScroll: true });
+    label.scrollIntoView({ block: "start" });
+  }
+  function showErrors(errors, message) {
+    showStep("form");
+    clearErrors();
+    var seen = {};
+    errors.forEach(function (e) {
+      if (!e.id) return;
+      seen[e.id] = seen[e.id] ? seen[e.id] + "；" + e.message : e.message;
+    });
+    Object.keys(seen).forEach(function (id) { setFieldError(id, seen[id]); });
+    var items = errors.map(function (e) {
+      if (!e.id) return h("li", { text: e.message });
+      return h("li", {}, [h("a", { href: "#" + e.id, text: e.message, on: { click: function (ev) {
+        ev.preventDefault();
+        focusField(e.id);
+      } } })]);
+    });
+    var summary = h("div", { "class": "apply-error-summary", id: "error-summary", tabindex: "-1", role: "alert",
+                             "aria-labelledby": "error-summary-title" },
+                    [h("h2", { id: "error-summary-title", text: "提交前请修改以下问题" }),
+                     message ? h("p", { text: message }) : null, h("ul", {}, items)]);
+    form.insertBefore(summary, form.firstChild);
+    summary.focus({ preventScroll: true });
+    summary.scrollIntoView({ block: "start" });
+  }
+
+  // ---- the draft: kept in this browser only, never sent ---------------------------------------------------
+  function saveDraft() {
+    if (draftOffered) return; // do not overwrite a draft the user has not yet chosen to restore or clear
+    var values = {};
+    fields.forEach(function (f) { values[f.path] = raw(f); });
+    try {
+      localStorage.setItem(DRAFT, JSON.stringify({ values: values, attachments: state.attachments,
+        token: state.token, key: state.key, saved: new Date().toISOString() }));
+    } catch (e) { /* storage full or disabled: the form still works, only without a draft */ }
+  }
+  var saveTimer = 0;
+  function saveSoon() { clearTimeout(saveTimer); saveTimer = setTimeout(saveDraft, 300); }
+  function readDraft() {
+    try { return JSON.parse(localStorage.getItem(DRAFT) || "null"); } catch (e) { return null; }
+  }
+  function restoreDraft(d) {
+    fields.forEach(function (f) { if (f.path in d.values) setRaw(f, d.values[f.path]); });
+    state.attachments = d.attachments || [];
+    // Uploads are bound to the form token they were made with: keep using it.
+    if (d.token) { state.token = d.token; form.elements.form_token.value = d.token; }
+    state.key = d.key || "";
+    refreshAll();
+  }
+  function clearDraft() {
+    localStorage.removeItem(DRAFT);
+    draftOffered = false;
+  }
+  function offerDraft(d) {
+    var when = new Date(d.saved);
+    var text = "您有一份保存在本机浏览器中的草稿（保存于" + when.toLocaleString("zh-CN") + "）。";
+    draftOffered = true;
+    var box = h("div", { "class": "apply-notice", id: "draft-offer" }, [
+      h("p", { text: text }),
+      h("button", { type: "button", "class": "md-button md-button--primary", id: "draft-restore", text: "恢复草稿",
+                    on: { click: function () { draftOffered = false; box.remove(); restoreDraft(d);
+                      announce("已恢复草稿"); focusField(idOf(fields[0].path)); } } }),
+      " ",
+      h("button", { type: "button", "class": "md-button", id: "draft-discard", text: "清除草稿",
+                    on: { click: function () { clearDraft(); box.remove(); announce("草稿已清除"); } } }),
+    ]);
+    statusBox.appendChild(box);
+  }
+
+  // ---- live counters and conditional fields ---------------------------------------------------------------
+  var announceTimer = 0;
+  function updateCount(f, speak) {
+    var count = byId(idOf(f.path) + "-count");
+    if (!count) return;
+    var max = f.spec.maxLength, n = Array.from(raw(f)).length;
+    var text = n <= max ? "已输入" + n + "个字，还可以输入" + (max - n) + "个字" : "已超出" + (n - max) + "个字";
+    count.textContent = text;
+    count.classList.toggle("apply-count--over", n > max);
+    if (speak) { clearTimeout(announceTimer); announceTimer = setTimeout(function () { announce(text); }, 1000); }
+  }
+  function updateConditional() {
+    fields.forEach(function (f) {
+      if (f.spec["x-required-when"]) control(f).closest(".apply-field").hidden = !applies(f);
+    });
+  }
+  function refreshAll() {
+    fields.forEach(function (f) { updateCount(f, false); });
+    updateConditional();
+    kinds.forEach(renderFiles);
+  }
+
+  // ---- attachments: straight to storage through a presigned POST ----------------------------------------
+  function kindBox(kind) { return byId(idOf("application.attachments." + kind)).closest(".apply-attachment"); }
+  function renderFiles(k) {
+    var list = byId(idOf("application.attachments." + k.kind) + "-files");
+    list.textContent = "";
+    state.attachments.forEach(function (a) {
+      if (a.kind !== k.kind) return;
+      list.appendChild(h("li", {}, [
+        h("span", { "class": "apply-file-name", text: a.filename }), " ",
+        h("span", { "class": "apply-file-size", text: "（" + sizeText(a.size || 0) + "）" }), " ",
+        h("button", { type: "button", "class": "apply-link-button", on: { click: function () {
+          replacing = a; byId(idOf("application.attachments." + k.kind)).click();
+        } } }, ["替换", hidden("“" + a.filename + "”")]), " ",
+        h("button", { type: "button", "class": "apply-link-button", on: { click: function () {
+          removeAttachment(a);
+          announce("已删除“" + a.filename + "”");
+          byId(idOf("application.attachments." + k.kind)).focus();
+        } } }, ["删除", hidden("“" + a.filename + "”")]),
+      ]));
+    });
+  }
+  var replacing = null;
+  function removeAttachment(a) {
+    state.attachments = state.attachments.filter(function (x) { return x !== a; });
+    renderFiles(kinds.filter(function (k) { return k.kind === a.kind; })[0]);
+    saveDraft();
+  }
+  function uploadFile(k, file, input) {
+    var id = input.id, box = kindBox(k.kind);
+    var status = box.querySelector(".apply-upload-status"), bar = box.querySelector("progress");
+    var old = replacing;
+    replacing = null;
+    function fail(message) {
+      box.classList.remove("apply-uploading");
+      bar.hidden = true;
+      status.textContent = "";
+      setFieldError(id, message);
+      input.value = "";
+    }
+    setFieldError(id, "");
+    // Refused before any byte leaves the browser: wrong type or too big.
+    if (!/\.pdf$/i.test(file.name) || (file.type && file.type !== "application/pdf")) {
+      return fail("“" + file.name + "”不是PDF文件，只能上传PDF格式的文件");
+    }
+    if (file.size > state.maxBytes) {
+      return fail("“" + file.name + "”大小为" + sizeText(file.size) + "，超过20MB，请压缩或拆分后再上传");
+    }
+    if (file.size === 0) return fail("“" + file.name + "”是空文件，请重新选择");
+    var count = state.attachments.filter(function (a) { return a.kind === k.kind && a !== old; }).length;
+    if (count >= 5) return fail(k.title + "最多上传5个文件");
+    box.classList.add("apply-uploading");
+    bar.hidden = false;
+    bar.value = 0;
+    status.textContent = "正在上传“" + file.name + "”…";
+    fetch("/api/uploads", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ form_token: state.token, filename: file.name, size: file.size,
+                             content_type: "application/pdf" }) })
+      .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b }; }); })
+      .then(function (res) {
+        if (res.status !== 201) {
+          var e = res.body.error || {};
+          return fail((e.fields && e.fields[0] && e.fields[0].message) || e.message || "无法上传该文件");
+        }
+        var ticket = res.body;
+        var xhr = new XMLHttpRequest();
+        var data = new FormData();
+        Object.keys(ticket.fields).forEach(function (name) { data.append(name, ticket.fields[name]); });
+        data.append("file", file); // storage requires the file to be the last field
+        xhr.upload.addEventListener("progress", function (e) {
+          if (!e.lengthComputable) return;
+          var pct = Math.round((e.loaded / e.total) * 100);
+          bar.value = pct;
+          status.textContent = "正在上传“" + file.name + "”：" + pct + "%";
+        });
+        xhr.addEventListener("load", function () {
+          if (xhr.status < 200 || xhr.status >= 300) return fail("“" + file.name + "”上传失败，请重试");
+          box.classList.remove("apply-uploading");
+          bar.value = 100;
+          if (old) state.attachments = state.attachments.filter(function (x) { return x !== old; });
+          state.attachments.push({ kind: k.kind, upload_id: ticket.upload_id, filename: file.name,
+                                   size: file.size });
+          renderFiles(k);
+          saveDraft();
+          input.value = "";
+          status.textContent = "已上传“" + file.name + "”（" + sizeText(file.size) + "）";
+        });
+        xhr.addEventListener("error", function () { fail("网络中断，“" + file.name + "”未能上传，请重试"); });
+        xhr.open("POST", ticket.url);
+        xhr.send(data);
+      })
+      .catch(function () { fail("网络中断，“" + file.name + "”未能上传，请重试"); });
+  }
+
+  // ---- steps: form → check your answers → receipt ---------------------------------------------------------
+  function showStep(step) {
+    form.hidden = step !== "form";
+    after.hidden = step === "form";
+    document.body.classList.toggle("apply-done", step === "done");
+  }
+  function display(f, v) {
+    if (v === undefined || v === null || v === "") return "（未填写）";
+    if (f.widget === "pledge") return v === true ? "已承诺" : "未承诺";
+    if (f.spec.enum && f.spec["x-labels"]) {
+      var i = f.spec.enum.map(String).indexOf(String(v));
+      if (i >= 0) return f.spec["x-labels"][i];
+    }
+    return String(v);
+  }
+  function review() {
+    var app = application();
+    var body = [h("h2", { id: "review-title", tabindex: "-1", text: "检查申报内容" }),
+                h("p", { text: "请逐项核对。需要修改时，点击该项后的“修改”。确认无误后点击“确认提交”。" })];
+    sections.forEach(function (s) {
+      var rows = [];
+      function row(title, value, id) {
+        rows.push(h("div", { "class": "apply-review-row" }, [
+          h("dt", { text: title }), h("dd", { text: value }),
+          h("dd", { "class": "apply-review-edit" }, [h("a", { href: "#" + id, on: { click: function (e) {
+            e.preventDefault(); focusField(id);
+          } } }, ["修改", hidden(title)])]),
+        ]));
+      }
+      if (s.widget === "attachments") {
+        kinds.forEach(function (k) {
+          var names = state.attachments.filter(function (a) { return a.kind === k.kind; })
+            .map(function (a) { return a.filename + "（" + sizeText(a.size || 0) + "）"; });
+          row(k.title, names.length ? names.join("；") : "（未上传）", idOf("application.attachments." + k.kind));
+        });
+      } else if (s.widget === "pledge") {
+        row(s.title, display(s.fields[0], app[s.key]), idOf(s.fields[0].path));
+      } else {
+        s.fields.forEach(function (f) {
+          if (applies(f)) row(f.title, display(f, app[s.key][f.name]), idOf(f.path));
+        });
+      }
+      body.push(h("h3", { text: s.title }), h("dl", { "class": "apply-review-list" }, rows));
+    });
+    var confirm = h("button", { type: "button", "class": "md-button md-button--primary", id: "apply-confirm",
+                                text: "确认提交", on: { click: send } });
+    body.push(h("div", { "class": "apply-review-status", id: "review-status", role: "alert" }),
+              h("div", { "class": "apply-actions" }, [confirm, " ",
+                h("button", { type: "button", "class": "md-button", text: "返回修改", on: { click: function () {
+                  focusField(idOf(fields[0].path));
+                } } })]));
+    after.textContent = "";
+    body.forEach(function (n) { after.appendChild(n); });
+    showStep("review");
+    byId("review-title").focus();
+    window.scrollTo(0, after.offsetTop - 80);
+  }
+
+  var attempts = 0;
+  function send() {
+    if (state.busy) return; // double clicks: one request, one Idempotency-Key
+    var button = byId("apply-confirm"), note = byId("review-status");
+    state.busy = true;
+    button.disabled = true;
+    button.textContent = "正在提交…";
+    note.textContent = "";
+    if (!state.key) { state.key = newKey(); saveDraft(); }
+    var payload = JSON.stringify({ application: application(), form_token: state.token,
+                                   website: form.elements.website.value });
+    function done() { state.busy = false; button.disabled = false; button.textContent = "确认提交"; }
+    fetch("/api/submissions", { method: "POST", body: payload,
+      headers: { "Content-Type": "application/json", "Idempotency-Key": state.key } })
+      .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b, r: r }; }); })
+      .then(function (res) {
+        attempts = 0;
+        done();
+        if (res.status === 201) return receipt(res.body);
+        var e = res.body.error || {};
+        if (e.code === "idempotency_key_reused") state.key = "";
+        if (res.status === 422 && e.fields) {
+          return showErrors(e.fields.map(function (x) { return { id: targetOf(x.path), message: x.message }; }),
+                            e.message);
+        }
+        if (res.status >= 500 && res.status !== 501) return retry(note, e.message, res.r.headers.get("Retry-After"));
+        note.textContent = e.message || "提交失败，请稍后重试";
+      })
+      .catch(function () {
+        done();
+        retry(note, "网络连接中断，申报书尚未确认送达。", null);
+      });
+  }
+  // Network failures and 5xx: try again with the same Idempotency-Key, so a request that did arrive is not
+  // stored twice; the server answers a repeat with the first answer.
+  function retry(note, message, after) {
+    attempts += 1;
+    if (attempts > 3) {
+      attempts = 0;
+      note.textContent = message + "请检查网络后再次点击“确认提交”（不会重复提交）。";
+      return;
+    }
+    note.textContent = message + "正在自动重试（第" + attempts + "次）…";
+    setTimeout(send, Math.min(10, parseInt(after, 10) || attempts) * 1000);
+  }
+
+  function receipt(body) {
+    clearDraft();
+    state.key = "";
+    state.attachments = [];
+    after.textContent = "";
+    var panel = h("div", { "class": "apply-receipt" }, [
+      h("h2", { id: "receipt-title", tabindex: "-1", text: "申报书已提交" }),
+      h("p", { "class": "apply-reference" }, ["申报编号：", h("strong", { id: "receipt-reference",
+                                                                      text: body.reference })]),
+      h("p", {}, ["提交时间：", body.received_at]),
+      h("p", { "class": "apply-digest" }, ["数据摘要（SHA-256）：", h("code", { id: "receipt-digest",
+                                                                        text: body.digest })]),
+      h("h3", { text: "接下来" }),
+      h("ol", {}, [
+        h("li", { text: "请记下申报编号。打印下方的申报书，由法定代表人签字并加盖单位公章。" }),
+        h("li", { text: "将纸质申报书及附件报送推荐单位；纸质版内容须与网上提交的内容一致，请勿另行修改。" }),
+        h("li", { text: "推荐单位审核后出具推荐意见。如需更正已提交的申报书，请联系推荐单位。" }),
+      ]),
+      h("p", {}, [h("button", { type: "button", "class": "md-button md-button--primary", id: "apply-print-button",
+                                text: "打印申报书", on: { click: function () { window.print(); } } })]),
+    ]);
+    after.appendChild(panel);
+    after.appendChild(printable(body));
+    showStep("done");
+    byId("receipt-title").focus();
+  }
+
+  // The paper copy, from the normalized record the server stored (not from what is on screen).
+  function printable(body) {
+    var record = body.record, app = record.application;
+    var cover = [];
+    function pair(t, v) { cover.push(h("dt", { text: t }), h("dd", { text: v })); }
+    sections[0].fields.forEach(function (f) {
+      var v = app[sections[0].key][f.name];
+      if (v !== "" && v !== undefined) pair(f.title, display(f, v));
+    });
+    pair("申报单位（盖章）", app.applicant.name);
+    pair("申报编号", body.reference);
+    pair("提交时间", body.received_at);
+    var parts = [h("header", { "class": "apply-print-cover" }, [h("h2", { text: schema.title }),
+                                                                 h("dl", { "class": "apply-cover-list" }, cover)])];
+    sections.forEach(function (s) {
+      var content;
+      if (s.widget === "attachments") {
+        content = [h("table", { "class": "apply-table" }, [
+          h("thead", {}, [h("tr", {}, ["附件类型", "文件名", "大小"].map(function (t) {
+            return h("th", { scope: "col", text: t });
+          }))]),
+          h("tbody", {}, (record.files || []).map(function (f) {
+            return h("tr", {}, [h("td", { text: f.title }), h("td", { text: f.filename }),
+                                h("td", { text: sizeText(f.size) })]);
+          }))])];
+      } else if (s.widget === "pledge") {
+        parts.push(h("section", { "class": "apply-print-section" }, [h("h3", { text: "推荐单位意见" }),
+          h("div", { "class": "apply-opinion-box" }, ["（由推荐单位填写）", h("p", { "class": "apply-sign" },
+            ["推荐单位（盖章）：", h("br"), "日期：　　年　　月　　日"])])]));
+        content = [h("p", { text: s.spec.description }), h("p", { text: display(s.fields[0], app[s.key]) }),
+                   h("p", { "class": "apply-sign" }, ["法定代表人（签字）：　　　　　　申报单位（盖章）：", h("br"),
+                                                     "日期：　　年　　月　　日"])];
+      } else {
+        content = [h("table", { "class": "apply-table apply-answers" }, [h("tbody", {}, s.fields.map(function (f) {
+          return h("tr", {}, [h("th", { scope: "row", text: f.title }),
+                              h("td", { text: display(f, app[s.key][f.name]) })]);
+        }))])];
+      }
+      parts.push(h("section", { "class": "apply-print-section" }, [h("h3", { text: s.title })].concat(content)));
+    });
+    // A layout table: its tfoot repeats on every printed page and keeps text clear of the fixed footer.
+    return h("article", { "class": "apply-print", id: "apply-print", "aria-label": "申报书打印稿" }, [
+      h("table", { "class": "apply-print-frame", role: "presentation" }, [
+        h("tfoot", {}, [h("tr", {}, [h("td", {}, [h("div", { "class": "apply-print-footer-space" })])])]),
+        h("tbody", {}, [h("tr", {}, [h("td", {}, parts)])])]),
+      h("footer", { "class": "apply-print-footer" }, ["申报编号：" + body.reference + "　提交时间：" +
+        body.received_at, h("br"), "数据摘要（SHA-256）：" + body.digest]),
+    ]);
+  }
+
+  // ---- the submission window ------------------------------------------------------------------------------
+  function closeForm(deadline) {
+    state.open = false;
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(deadline || "");
+    var when = m ? +m[1] + "年" + +m[2] + "月" + +m[3] + "日 " + +m[4] + ":" + m[5] + "（北京时间）" : deadline;
+    statusBox.insertBefore(h("div", { "class": "apply-notice apply-closed", id: "apply-closed" }, [
+      h("h2", { text: "申报已截止" }), h("p", { text: "截止时间：" + when + "。系统不再接受新的申报。" })]),
+    statusBox.firstChild);
+    Array.prototype.forEach.call(form.elements, function (c) { c.disabled = true; });
+    submitButton.textContent = "申报已截止";
+  }
+
+  // ---- wiring ---------------------------------------------------------------------------------------------
+  document.body.appendChild(h("div", { id: "apply-live", "class": "apply-vh", "aria-live": "polite" }));
+  submitButton.textContent = "下一步：检查申报内容";
+  form.appendChild(h("div", { "class": "apply-actions apply-draft-actions" }, [
+    h("p", { "class": "apply-hint", text: "填写内容会自动保存在本机浏览器中（不会上传），下次打开本页可以恢复。" }),
+    h("button", { type: "button", "class": "md-button", id: "draft-clear", text: "清除草稿", on: { click: function () {
+      clearDraft();
+      form.reset();
+      state.attachments = [];
+      state.key = "";
+      clearErrors();
+      refreshAll();
+      var offer = byId("draft-offer");
+      if (offer) offer.remove();
+      announce("草稿及已填写的内容已清除");
+    } } }),
+  ]));
+  Array.prototype.forEach.call(form.querySelectorAll(".apply-upload"), function (n) { n.hidden = false; });
+  kinds.forEach(function (k) {
+    var input = byId(idOf("application.attachments." + k.kind));
+    input.addEventListener("change", function () { if (input.files[0]) uploadFile(k, input.files[0], input); });
+  });
+  form.addEventListener("input", function (e) {
+    var f = fields.filter(function (x) { return idOf(x.path) === e.target.id; })[0];
+    if (f) updateCount(f, true);
+    saveSoon();
+  });
+  form.addEventListener("change", function (e) {
+    updateConditional();
+    // Once a field shows an error, say as soon as it is fixed (but never nag before the first submit).
+    var f = fields.filter(function (x) { return idOf(x.path) === e.target.id; })[0];
+    if (f && e.target.getAttribute("aria-invalid") && !problem(f)) setFieldError(e.target.id, "");
+    saveSoon();
+  });
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (!state.open) return;
+    var errors = clientErrors();
+    if (errors.length) return showErrors(errors, "");
+    clearErrors();
+    review();
+  });
+  refreshAll();
+
+  var draft = readDraft();
+  if (draft && draft.values) offerDraft(draft);
+
+  fetch("/api/campaign", { headers: { Accept: "application/json" } })
+    .then(function (r) { return r.json(); })
+    .then(function (c) {
+      state.maxBytes = c.max_upload_bytes || state.maxBytes;
+      if (!state.token) { state.token = c.form_token; form.elements.form_token.value = c.form_token; }
+      if (!c.window.open) closeForm(c.window.deadline);
+    })
+    .catch(function () {
+      statusBox.appendChild(h("p", { "class": "apply-notice",
+        text: "暂时无法连接申报系统，可以先填写（内容会保存在本机），稍后刷新页面再提交。" }));
+    });
+})();

@@ -1,0 +1,423 @@
+"""The 申报书 form and its printable copy as HTML, generated from the models' JSON Schema.
+
+Nothing here lists a field by hand: `sections()` walks `form_schema()` and every control, label, hint and printed
+row follows from it. The same functions serve the site build (a MkDocs hook puts the empty form on /apply/) and
+the API's answers to browsers without JavaScript (the form again, with the posted values and errors, or the
+receipt). Control names are the dotted paths the API reports errors under ("application.applicant.uscc"), so
+an error maps onto its control by name; ids are the same path with "-" ("application-applicant-uscc").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+ROOT = "application"
+SUBMIT_ACTION = "/api/submissions"
+
+
+@dataclass(frozen=True)
+class Field:
+    path: str
+    title: str
+    description: str
+    widget: str
+    required: bool
+    spec: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return field_id(self.path)
+
+    @property
+    def options(self) -> list[tuple[str, str]]:
+        """(value, label) pairs of a select."""
+        values = self.spec.get("enum") or []
+        labels = self.spec.get("x-labels") or values
+        return [(str(v), str(lab)) for v, lab in zip(values, labels, strict=True)]
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    description: str
+    widget: str  # "section" | "attachments" | "pledge"
+    fields: list[Field] = field(default_factory=list)
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return field_id(f"{ROOT}.{self.key}")
+
+
+def field_id(path: str) -> str:
+    return path.replace(".", "-")
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """A property with its `$ref` (if any) merged in; the property's own keys (title, x-widget) win."""
+    ref = node.get("$ref")
+    if not ref:
+        return node
+    target = schema["$defs"][ref.rsplit("/", 1)[-1]]
+    return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+
+
+def sections(schema: dict[str, Any]) -> list[Section]:
+    """The form's fieldsets in schema order: one per object section, then attachments and the pledge."""
+    result = []
+    for key, prop in schema["properties"].items():
+        node = _resolve(schema, prop)
+        widget = node.get("x-widget") or ("section" if node.get("type") == "object" else "text")
+        path = f"{ROOT}.{key}"
+        if widget == "section":
+            required = set(node.get("required", []))
+            fields = [
+                Field(f"{path}.{name}", sub["title"], sub.get("description") or "",
+                      sub.get("x-widget") or "text", name in required, sub)
+                for name, raw in node["properties"].items()
+                for sub in [_resolve(schema, raw)]
+            ]
+            result.append(Section(key, node["title"], node.get("description") or "", widget, fields, node))
+        else:
+            one = Field(path, node["title"], node.get("description") or "", widget,
+                        key in schema.get("required", []), node)
+            result.append(Section(key, node["title"], node.get("description") or "", widget, [one], node))
+    return result
+
+
+def all_fields(schema: dict[str, Any]) -> list[Field]:
+    return [f for s in sections(schema) for f in s.fields]
+
+
+# --- values and errors -------------------------------------------------------------------------------------------
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _flatten(v, f"{prefix}.{k}", out)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _flatten(v, f"{prefix}.{i}", out)
+    else:
+        out[prefix] = value
+    return out
+
+
+def flatten(application: Mapping[str, Any] | None) -> dict[str, Any]:
+    """{"cover": {"direction": 3}} → {"application.cover.direction": 3}."""
+    return _flatten(application or {}, ROOT, {})
+
+
+def _attachments(values: Mapping[str, Any]) -> list[dict[str, str]]:
+    items: dict[int, dict[str, str]] = {}
+    prefix = f"{ROOT}.attachments."
+    for path, value in values.items():
+        if path.startswith(prefix):
+            index, _, key = path[len(prefix):].partition(".")
+            if index.isdigit() and key:
+                items.setdefault(int(index), {})[key] = "" if value is None else str(value)
+    return [items[i] for i in sorted(items)]
+
+
+def error_target(schema: dict[str, Any], path: str, values: Mapping[str, Any]) -> str | None:
+    """The id of the control an API error path belongs to, or None when no control does (summary only)."""
+    ids = {f.path: f.id for f in all_fields(schema)}
+    attachments_path = f"{ROOT}.attachments"
+    if path in ids and path != attachments_path:
+        return ids[path]
+    if path.startswith(attachments_path + "."):
+        index = path.split(".")[2]
+        items = _attachments(values)
+        if index.isdigit() and int(index) < len(items) and items[int(index)].get("kind"):
+            return field_id(f"{attachments_path}.{items[int(index)]['kind']}")
+    if path == attachments_path:
+        kinds = {a.get("kind") for a in _attachments(values)}
+        spec = _resolve(schema, schema["properties"]["attachments"])
+        missing = [k["kind"] for k in spec.get("x-kinds", []) if k["required"] and k["kind"] not in kinds]
+        return field_id(f"{attachments_path}.{(missing or [spec['x-kinds'][0]['kind']])[0]}")
+    return None
+
+
+def _by_target(schema: dict[str, Any], errors: Iterable[Mapping[str, str]],
+               values: Mapping[str, Any]) -> dict[str | None, list[str]]:
+    grouped: dict[str | None, list[str]] = {}
+    for error in errors:
+        grouped.setdefault(error_target(schema, error["path"], values), []).append(error["message"])
+    return grouped
+
+
+def render_error_summary(schema: dict[str, Any], errors: list[Mapping[str, str]], values: Mapping[str, Any],
+                         message: str = "") -> str:
+    """The GOV.UK error summary: a titled list of every problem, each linking to its control."""
+    items = []
+    for error in errors:
+        target = error_target(schema, error["path"], values) or "apply-form"
+        items.append(f'<li><a href="#{escape(target)}">{escape(error["message"])}</a></li>')
+    lead = f"<p>{escape(message)}</p>" if message else ""
+    return (f'<div class="apply-error-summary" id="error-summary" tabindex="-1" role="alert" '
+            f'aria-labelledby="error-summary-title"><h2 id="error-summary-title">提交前请修改以下问题</h2>'
+            f'{lead}<ul>{"".join(items)}</ul></div>')
+
+
+# --- the form ----------------------------------------------------------------------------------------------------
+
+def _text_value(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return ""
+    return str(value)
+
+
+def _error_html(fid: str, messages: list[str]) -> str:
+    if not messages:
+        return ""
+    text = "；".join(messages)
+    return f'<p class="apply-field-error" id="{fid}-error"><span class="apply-vh">错误：</span>{escape(text)}</p>'
+
+
+def _described(fid: str, *parts: tuple[bool, str]) -> str:
+    ids = [f"{fid}-{suffix}" for present, suffix in parts if present]
+    return f' aria-describedby="{" ".join(ids)}"' if ids else ""
+
+
+def _limits(spec: dict[str, Any]) -> tuple[Any, Any]:
+    low = spec.get("minimum", spec.get("ge"))
+    high = spec.get("maximum", spec.get("le"))
+    return low, high
+
+
+def _control(f: Field, value: Any, invalid: bool) -> str:
+    """The one input/select/textarea for a field, by its x-widget."""
+    fid, name = f.id, escape(f.path)
+    has_hint = bool(f.description)
+    common = f'id="{fid}" name="{name}"'
+    if f.required:
+        common += " required"
+    if invalid:
+        common += ' aria-invalid="true"'
+    described = _described(fid, (has_hint, "hint"), (f.widget == "textarea", "count"), (invalid, "error"))
+    max_length = f.spec.get("maxLength")
+    text = escape(_text_value(value))
+    if f.widget == "select":
+        selected = _text_value(value)
+        options = ['<option value="">请选择</option>'] + [
+            f'<option value="{escape(v)}"{" selected" if v == selected else ""}>{escape(label)}</option>'
+            for v, label in f.options
+        ]
+        return f'<select {common}{described}>{"".join(options)}</select>'
+    if f.widget == "textarea":
+        # No maxlength: the counter shows an overflow instead of silently cutting pasted text.
+        rows = 8 if (max_length or 0) > 1000 else 5
+        return (f'<textarea {common} rows="{rows}" data-max-length="{max_length or ""}"{described}>{text}'
+                f'</textarea>')
+    if f.widget == "pledge":
+        checked = " checked" if value in (True, "on", "true") else ""
+        return f'<input type="checkbox" {common} value="on"{checked}{described}>'
+    kind, extra = "text", ""
+    if f.widget == "integer":
+        low, high = _limits(f.spec)
+        kind, extra = "number", ' inputmode="numeric" step="1"'
+        extra += (f' min="{low}"' if low is not None else "") + (f' max="{high}"' if high is not None else "")
+    elif f.widget == "money":
+        extra = ' inputmode="decimal" autocomplete="off"'
+    elif f.widget == "date":
+        kind = "date"
+    elif f.widget == "tel":
+        kind, extra = "tel", ' autocomplete="tel"'
+    elif f.widget == "email":
+        kind, extra = "email", ' autocomplete="email" spellcheck="false"'
+    elif f.widget == "uscc":
+        extra = ' autocapitalize="characters" autocomplete="off" spellcheck="false"'
+    if max_length and f.widget != "date":
+        extra += f' maxlength="{max_length}"'
+    unit = f.spec.get("x-unit")
+    control = f'<input type="{kind}" {common} value="{text}"{extra}{described}>'
+    if unit:
+        control = f'<span class="apply-unit">{control}<span aria-hidden="true">{escape(unit)}</span></span>'
+    return control
+
+
+def _label(f: Field, tag: str = "label") -> str:
+    marker = ' <span class="apply-req" aria-hidden="true">*</span>' if f.required else ""
+    target = f' for="{f.id}"' if tag == "label" else ""
+    return f'<{tag} class="apply-label"{target} id="{f.id}-label">{escape(f.title)}{marker}</{tag}>'
+
+
+def _field(f: Field, values: Mapping[str, Any], errors: dict[str | None, list[str]]) -> str:
+    messages = errors.get(f.id, [])
+    hint = f'<p class="apply-hint" id="{f.id}-hint">{escape(f.description)}</p>' if f.description else ""
+    count = ""
+    if f.widget == "textarea":
+        count = (f'<p class="apply-count" id="{f.id}-count">不超过{f.spec.get("maxLength")}个字</p>')
+    when = f.spec.get("x-required-when")
+    attrs = f' data-path="{escape(f.path)}" data-widget="{f.widget}"'
+    if when:
+        attrs += f" data-required-when='{escape(json.dumps(when, ensure_ascii=False))}'"
+    css = "apply-field apply-field--error" if messages else "apply-field"
+    return (f'<div class="{css}"{attrs}>{_label(f)}{hint}{_error_html(f.id, messages)}'
+            f'{_control(f, values.get(f.path), bool(messages))}{count}</div>')
+
+
+def _attachments_fieldset(section: Section, values: Mapping[str, Any],
+                          errors: dict[str | None, list[str]]) -> str:
+    spec = section.spec
+    items = _attachments(values)
+    blocks = []
+    for kind in spec.get("x-kinds", []):
+        fid = field_id(f"{ROOT}.attachments.{kind['kind']}")
+        messages = errors.get(fid, [])
+        required = ' <span class="apply-req" aria-hidden="true">*</span>' if kind["required"] else ""
+        note = "必须上传" if kind["required"] else "选填"
+        rows = []
+        for i, item in enumerate(items):
+            if item.get("kind") != kind["kind"]:
+                continue
+            hidden = "".join(
+                f'<input type="hidden" name="{ROOT}.attachments.{i}.{k}" value="{escape(item.get(k, ""))}">'
+                for k in ("kind", "upload_id", "filename"))
+            rows.append(f'<li>{escape(item.get("filename", ""))}{hidden}</li>')
+        listing = f'<ul class="apply-files" id="{fid}-files">{"".join(rows)}</ul>'
+        css = "apply-field apply-attachment apply-field--error" if messages else "apply-field apply-attachment"
+        invalid = ' aria-invalid="true"' if messages else ""
+        described = f' aria-describedby="{fid}-hint{f" {fid}-error" if messages else ""}"'
+        blocks.append(
+            f'<div class="{css}" data-kind="{escape(kind["kind"])}" data-title="{escape(kind["title"])}"'
+            f' data-required="{str(kind["required"]).lower()}">'
+            f'<label class="apply-label" for="{fid}" id="{fid}-label">{escape(kind["title"])}{required}</label>'
+            f'<p class="apply-hint" id="{fid}-hint">{note}；PDF格式，每个文件不超过20MB</p>'
+            f'{_error_html(fid, messages)}{listing}'
+            # The file picker needs JavaScript (the file goes straight to storage); apply.js reveals it.
+            f'<div class="apply-upload" hidden><input type="file" id="{fid}" accept=".pdf,application/pdf"'
+            f'{invalid}{described}><progress max="100" value="0" hidden></progress>'
+            f'<p class="apply-upload-status" aria-live="polite"></p></div></div>')
+    hint = f'<p class="apply-hint">{escape(section.description)}</p>' if section.description else ""
+    nojs = ('<noscript><p class="apply-notice">您的浏览器未启用JavaScript，无法在本页选择附件。'
+            '请启用JavaScript后上传附件；其他内容可照常填写，提交后系统会提示需要补充的附件。</p></noscript>')
+    return (f'<fieldset class="apply-section" id="{section.id}"><legend>{escape(section.title)}</legend>'
+            f'{hint}{nojs}{"".join(blocks)}</fieldset>')
+
+
+def _pledge_fieldset(section: Section, values: Mapping[str, Any], errors: dict[str | None, list[str]]) -> str:
+    f = section.fields[0]
+    messages = errors.get(f.id, [])
+    css = "apply-field apply-pledge apply-field--error" if messages else "apply-field apply-pledge"
+    return (f'<fieldset class="apply-section" id="{section.id}-section"><legend>{escape(section.title)}</legend>'
+            f'<div class="{css}" data-path="{escape(f.path)}" data-widget="pledge">'
+            f'<p class="apply-hint" id="{f.id}-hint">{escape(f.description)}</p>{_error_html(f.id, messages)}'
+            f'<div class="apply-check">{_control(f, values.get(f.path), bool(messages))}'
+            f'<label for="{f.id}" id="{f.id}-label">本单位已阅读并作出以上承诺'
+            f'<span class="apply-req" aria-hidden="true">*</span></label></div></div></fieldset>')
+
+
+def render_form(schema: dict[str, Any], values: Mapping[str, Any] | None = None,
+                errors: list[Mapping[str, str]] | None = None, token: str = "", *,
+                idempotency_key: str = "", message: str = "", action: str = SUBMIT_ACTION) -> str:
+    """The whole form. `values` is the nested 申报书 (as posted); `errors` the API's [{path, message}]."""
+    flat = flatten(values)
+    grouped = _by_target(schema, errors or [], flat)
+    parts = []
+    if errors or message:
+        parts.append(render_error_summary(schema, list(errors or []), flat, message))
+    parts.append('<p class="apply-hint">带 <span class="apply-req">*</span> 的为必填项。</p>')
+    for section in sections(schema):
+        if section.widget == "attachments":
+            parts.append(_attachments_fieldset(section, flat, grouped))
+        elif section.widget == "pledge":
+            parts.append(_pledge_fieldset(section, flat, grouped))
+        else:
+            fields = "".join(_field(f, flat, grouped) for f in section.fields)
+            parts.append(f'<fieldset class="apply-section" id="{section.id}"><legend>{escape(section.title)}'
+                         f'</legend>{fields}</fieldset>')
+    hidden = (f'<input type="hidden" name="form_token" value="{escape(token)}">'
+              f'<input type="hidden" name="idempotency_key" value="{escape(idempotency_key)}">'
+              # The honeypot: people never see or reach it; bots that fill every box give themselves away.
+              '<div class="apply-hp" aria-hidden="true"><label for="website">请勿填写此项</label>'
+              '<input type="text" id="website" name="website" value="" tabindex="-1" autocomplete="off"></div>')
+    buttons = ('<div class="apply-actions"><button type="submit" class="md-button md-button--primary" '
+               'id="apply-submit">提交申报书</button></div>')
+    return (f'<form id="apply-form" class="apply-form" method="post" action="{escape(action)}" '
+            f'enctype="application/x-www-form-urlencoded" accept-charset="utf-8" novalidate>'
+            f'{hidden}{"".join(parts)}{buttons}</form>')
+
+
+def schema_script(schema: dict[str, Any]) -> str:
+    """The schema for apply.js, embedded in the page (no second copy in JS, no extra request)."""
+    data = json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f'<script type="application/json" id="form-schema">{data}</script>'
+
+
+# --- the printable copy ------------------------------------------------------------------------------------------
+
+def display(f: Field, value: Any) -> str:
+    """An answer as the printed copy shows it."""
+    if value is None or value == "":
+        return "（未填写）"
+    if f.widget == "select":
+        labels = dict(f.options)
+        return labels.get(str(value), str(value))
+    if f.widget == "pledge":
+        return "已承诺" if value is True else "未承诺"
+    return str(value)
+
+
+def size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
+def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:
+    """The printable 申报书 from the API's 201 answer (its normalized `record`): every field in section order,
+    the attachment list, an empty box for the 推荐单位's opinion, the pledge, and reference + digest on every
+    printed page. apply.js draws the same layout from the same record."""
+    record = body["record"]
+    application = record["application"]
+    flat = flatten(application)
+    meta = (f'申报编号：{escape(body["reference"])}　提交时间：{escape(body["received_at"])}'
+            f'<br>数据摘要（SHA-256）：{escape(body["digest"])}')
+    out = [f'<header class="apply-print-cover"><h2>{escape(schema["title"])}</h2>']
+    cover_rows = []
+    for section in sections(schema):
+        if section.key == "cover":
+            cover_rows = [(f.title, display(f, flat.get(f.path))) for f in section.fields
+                          if flat.get(f.path) not in (None, "")]
+    unit = next((f for f in all_fields(schema) if f.path == f"{ROOT}.applicant.name"), None)
+    if unit:
+        cover_rows.append(("申报单位（盖章）", display(unit, flat.get(unit.path))))
+    cover_rows += [("申报编号", body["reference"]), ("提交时间", body["received_at"])]
+    out.append('<dl class="apply-cover-list">' + "".join(
+        f"<dt>{escape(t)}</dt><dd>{escape(v)}</dd>" for t, v in cover_rows) + "</dl></header>")
+    for section in sections(schema):
+        if section.widget == "attachments":
+            rows = "".join(
+                f'<tr><td>{escape(f.get("title", ""))}</td><td>{escape(f.get("filename", ""))}</td>'
+                f'<td>{escape(size_text(int(f.get("size", 0))))}</td></tr>' for f in record.get("files", []))
+            out.append(f'<section class="apply-print-section"><h3>{escape(section.title)}</h3>'
+                       f'<table class="apply-table"><thead><tr><th scope="col">附件类型</th>'
+                       f'<th scope="col">文件名</th><th scope="col">大小</th></tr></thead>'
+                       f'<tbody>{rows}</tbody></table></section>')
+        elif section.widget == "pledge":
+            f = section.fields[0]
+            out.append('<section class="apply-print-section"><h3>推荐单位意见</h3>'
+                       '<div class="apply-opinion-box">（由推荐单位填写）<p class="apply-sign">'
+                       '推荐单位（盖章）：<br>日期：　　年　　月　　日</p></div></section>')
+            out.append(f'<section class="apply-print-section"><h3>{escape(section.title)}</h3>'
+                       f'<p>{escape(f.description)}</p><p>{escape(display(f, flat.get(f.path)))}</p>'
+                       '<p class="apply-sign">法定代表人（签字）：　　　　　　申报单位（盖章）：<br>'
+                       '日期：　　年　　月　　日</p></section>')
+        else:
+            rows = "".join(
+                f'<tr><th scope="row">{escape(f.title)}</th><td>{escape(display(f, flat.get(f.path)))}</td></tr>'
+                for f in section.fields)
+            out.append(f'<section class="apply-print-section"><h3>{escape(section.title)}</h3>'
+                       f'<table class="apply-table apply-answers"><tbody>{rows}</tbody></table></section>')
+    # A layout table: its tfoot repeats on every printed page and keeps text clear of the fixed footer.
+    return (f'<article class="apply-print" id="apply-print" aria-label="申报书打印稿">'
+            f'<table class="apply-print-frame" role="presentation"><tfoot><tr><td>'
+            f'<div class="apply-print-footer-space"></div></td></tr></tfoot><tbody><tr><td>{"".join(out)}'
+            f'</td></tr></tbody></table><footer class="apply-print-footer">{meta}</footer></article>')

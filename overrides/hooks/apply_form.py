@@ -1,0 +1,29 @@
+"""MkDocs hook: put the 申报书 form, generated from the models' JSON Schema, on the 在线申报 page.
+
+The page's Markdown holds a placeholder ``<div data-apply-form></div>`` on a line of its own; after Markdown is
+rendered the placeholder becomes the form (``bdpilot.formhtml.render_form``) followed by the schema itself as a
+JSON blob that ``docs/assets/apply.js`` validates against. No field is written by hand in a page or script.
+"""
+
+from __future__ import annotations
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import Files
+from mkdocs.structure.pages import Page
+
+from bdpilot.application import form_schema
+from bdpilot.formhtml import render_form, schema_script
+
+PLACEHOLDER = "<div data-apply-form></div>"
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    if PLACEHOLDER not in html:
+        if page.file.src_uri == "apply/index.md":
+            raise PluginError(f"apply/index.md: the form placeholder {PLACEHOLDER} is missing")
+        return html
+    schema = form_schema()
+    # data-search-exclude: labels and options would otherwise flood the search index with form text.
+    form = f"<div data-search-exclude>{render_form(schema)}{schema_script(schema)}</div>"
+    return html.replace(PLACEHOLDER, form, 1)
