@@ -5,6 +5,7 @@ Routes:  GET  /api/campaign      window state, deadline, server time, directions
          GET  /api/openapi.json  this API, described
          POST /api/uploads       a presigned POST for one PDF
          POST /api/submissions   store a 申报书 (Idempotency-Key header required)
+                                 or the /apply/ form posted urlencoded without JavaScript → an HTML page
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from bdpilot import clock, settings, submission
+from bdpilot import clock, formdata, pages, settings, submission, tokens
 from bdpilot.application import form_schema
 from bdpilot.store import StorageUnavailable, Store
 from bdpilot.submission import Rejection
@@ -28,6 +29,9 @@ logger = Logger(service="bdpilot")
 app = APIGatewayRestResolver(serializer=lambda body: json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
 JSON = "application/json; charset=utf-8"
+HTML = "text/html; charset=utf-8"
+# The no-JavaScript answer pages: inline styles only, no script, and the form may only post back here.
+HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 RETRY_AFTER = 5
 ROUTES = {"/api/campaign": "GET", "/api/schema": "GET", "/api/openapi.json": "GET",
           "/api/uploads": "POST", "/api/submissions": "POST"}
@@ -48,16 +52,22 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
                     headers={"Cache-Control": "no-store", **(headers or {})})
 
 
+def _body_bytes() -> bytes:
+    event = app.current_event
+    raw = event.body or ""
+    data = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8", "surrogatepass")
+    if len(data) > settings.MAX_BODY_BYTES:
+        raise Rejection(413, "payload_too_large", "提交的内容超过256KB。附件请通过上传功能提交，正文请精简后再提交")
+    return data
+
+
 def _json_body() -> Any:
     """The request body as JSON, after the checks API Gateway cannot do for us: type, size, encoding."""
     event = app.current_event
     content_type = (event.headers.get("content-type") or event.headers.get("Content-Type") or "").lower()
     if content_type.split(";")[0].strip() != "application/json":
         raise Rejection(415, "unsupported_media_type", "请求内容类型应为 application/json")
-    raw = event.body or ""
-    data = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8", "surrogatepass")
-    if len(data) > settings.MAX_BODY_BYTES:
-        raise Rejection(413, "payload_too_large", "提交的内容超过256KB。附件请通过上传功能提交，正文请精简后再提交")
+    data = _body_bytes()
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -107,10 +117,33 @@ def post_upload() -> Response:
 @app.post("/api/submissions")
 def post_submission() -> Response:
     cfg = settings.load()
+    if formdata.is_form(_header("Content-Type")):
+        return _post_form(cfg)
     accepted = submission.submit(store_for(cfg), cfg, clock.now(), _json_body(), _header("Idempotency-Key"))
     # The honeypot outcome is logged as such; the client cannot tell it from a real acceptance.
     logger.info("submission", extra={"outcome": accepted.outcome, "reference": accepted.reference})
     return _json(accepted.status, accepted.body, {"Location": f"/api/submissions/{accepted.reference}"})
+
+
+def _html(status: int, page: str) -> Response:
+    return Response(status_code=status, content_type=HTML, body=page,
+                    headers={"Cache-Control": "no-store", "Content-Security-Policy": HTML_CSP})
+
+
+def _post_form(cfg: settings.Settings) -> Response:
+    """The /apply/ form posted by a browser without JavaScript: the same submission, the same status codes,
+    answered with a page (the receipt, or the form again with the answers and what to fix)."""
+    now = clock.now()
+    posted = None
+    try:
+        posted = formdata.parse(_body_bytes(), _header("Idempotency-Key"))
+        accepted = submission.submit(store_for(cfg), cfg, now, posted.payload, posted.key)
+    except Rejection as exc:
+        logger.info("rejected", extra={"outcome": exc.code, "status": exc.status, "form": "html"})
+        page = pages.rejected(exc, posted.payload if posted else None, tokens.issue(cfg.secret, now))
+        return _html(exc.status, page)
+    logger.info("submission", extra={"outcome": accepted.outcome, "reference": accepted.reference, "form": "html"})
+    return _html(accepted.status, pages.receipt_page(accepted.body))
 
 
 @app.exception_handler(Rejection)

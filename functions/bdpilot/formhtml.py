@@ -375,11 +375,13 @@ def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:
     """The printable 申报书 from the API's 201 answer (its normalized `record`): every field in section order,
     the attachment list, an empty box for the 推荐单位's opinion, the pledge, and reference + digest on every
     printed page. apply.js draws the same layout from the same record."""
-    record = body["record"]
-    application = record["application"]
-    flat = flatten(application)
-    meta = (f'申报编号：{escape(body["reference"])}　提交时间：{escape(body["received_at"])}'
-            f'<br>数据摘要（SHA-256）：{escape(body["digest"])}')
+    record = body.get("record") if isinstance(body.get("record"), dict) else {}
+    application = record.get("application", record)
+    flat = flatten(application if isinstance(application, dict) else {})
+    files = [f for f in record.get("files", []) if isinstance(f, dict)] if isinstance(record.get("files"), list) else []
+    reference, received = str(body.get("reference", "")), str(body.get("received_at", ""))
+    meta = (f'申报编号：{escape(reference)}　提交时间：{escape(received)}'
+            f'<br>数据摘要（SHA-256）：{escape(str(body.get("digest", "")))}')
     out = [f'<header class="apply-print-cover"><h2>{escape(schema["title"])}</h2>']
     cover_rows = []
     for section in sections(schema):
@@ -389,14 +391,14 @@ def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:
     unit = next((f for f in all_fields(schema) if f.path == f"{ROOT}.applicant.name"), None)
     if unit:
         cover_rows.append(("申报单位（盖章）", display(unit, flat.get(unit.path))))
-    cover_rows += [("申报编号", body["reference"]), ("提交时间", body["received_at"])]
+    cover_rows += [("申报编号", reference), ("提交时间", received)]
     out.append('<dl class="apply-cover-list">' + "".join(
         f"<dt>{escape(t)}</dt><dd>{escape(v)}</dd>" for t, v in cover_rows) + "</dl></header>")
     for section in sections(schema):
         if section.widget == "attachments":
             rows = "".join(
-                f'<tr><td>{escape(f.get("title", ""))}</td><td>{escape(f.get("filename", ""))}</td>'
-                f'<td>{escape(size_text(int(f.get("size", 0))))}</td></tr>' for f in record.get("files", []))
+                f'<tr><td>{escape(str(f.get("title", "")))}</td><td>{escape(str(f.get("filename", "")))}</td>'
+                f'<td>{escape(size_text(int(f.get("size") or 0)))}</td></tr>' for f in files)
             out.append(f'<section class="apply-print-section"><h3>{escape(section.title)}</h3>'
                        f'<table class="apply-table"><thead><tr><th scope="col">附件类型</th>'
                        f'<th scope="col">文件名</th><th scope="col">大小</th></tr></thead>'

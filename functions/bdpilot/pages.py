@@ -1,0 +1,116 @@
+"""Standalone HTML pages the API answers browsers without JavaScript with: the form again (with the posted
+values and what to fix), a plain message, or the receipt with the printable 申报书.
+
+Each page is complete in itself (inline CSS, no script, no external asset), in Chinese, and accessible:
+one h1, a main landmark, labelled controls, an error summary that links to each field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from bdpilot.application import form_schema
+from bdpilot.formhtml import render_form, render_record
+from bdpilot.submission import Rejection
+
+APPLY_PAGE = "/apply/"
+RESUBMIT = "请确认填写内容后再次提交"
+
+CSS = """
+*{box-sizing:border-box}
+body{margin:0;font-family:"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",sans-serif;
+  line-height:1.6;color:#1f1f1f;background:#fff}
+main{max-width:48rem;margin:0 auto;padding:1rem}
+a{color:#1a4fa0}a:focus,button:focus,input:focus,select:focus,textarea:focus,[tabindex]:focus{
+  outline:3px solid #f5a623;outline-offset:1px}
+h1{font-size:1.6rem;margin:.5rem 0 1rem}
+fieldset{border:0;margin:0 0 2rem;padding:0;min-width:0}
+legend{font-size:1.25rem;font-weight:700;width:100%;border-bottom:1px solid #ccc;margin-bottom:.6rem}
+.apply-field{margin:0 0 1.2rem}.apply-field--error{border-left:4px solid #b3261e;padding-left:.6rem}
+.apply-label{display:block;font-weight:700}.apply-req,.apply-field-error{color:#b3261e}
+.apply-field-error{font-weight:700;margin:0 0 .3rem}
+.apply-hint,.apply-count{color:#505050;margin:0 0 .3rem;font-size:.95em}
+input[type=text],input[type=tel],input[type=email],input[type=number],input[type=date],select,textarea{
+  width:100%;max-width:36rem;font:inherit;padding:.4rem;border:2px solid #505050;border-radius:0;background:#fff}
+textarea{max-width:100%}[aria-invalid=true]{border-color:#b3261e}
+.apply-unit{display:flex;gap:.4rem;align-items:center;max-width:20rem}
+.apply-check{display:flex;gap:.6rem;align-items:flex-start}.apply-check input{width:1.3rem;height:1.3rem}
+.apply-hp{position:absolute;left:-9999px;width:1px;height:1px;overflow:hidden}
+.apply-vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+.apply-attachment{border:1px solid #ccc;padding:.6rem}
+.apply-error-summary,.apply-notice{border:4px solid #b3261e;padding:.8rem 1rem;margin:0 0 1.5rem}
+.apply-notice{border-color:#1a4fa0}.apply-error-summary h2{margin:0 0 .5rem;font-size:1.2rem}
+.apply-error-summary a{color:#b3261e;font-weight:700}
+button{font:inherit;font-weight:700;color:#fff;background:#1a4fa0;border:0;padding:.6rem 1.2rem;cursor:pointer}
+.apply-table{width:100%;border-collapse:collapse}.apply-table th,.apply-table td{border:1px solid #999;
+  padding:.3rem .5rem;text-align:left;vertical-align:top}.apply-answers th{width:11em}
+.apply-answers td{white-space:pre-wrap}.apply-print-frame,.apply-print-frame>*>tr>td{width:100%;border:0;
+  padding:0;border-collapse:collapse}
+.apply-cover-list{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}.apply-cover-list dd{margin:0}
+.apply-print-cover h2{text-align:center}.apply-opinion-box{min-height:10em;border:1px solid #000;padding:.5rem}
+.apply-sign{text-align:right;margin-top:2rem}.apply-print-footer{font-size:.85em;color:#505050;
+  word-break:break-all;margin-top:1rem}.apply-reference strong{font-size:1.4em}
+code{word-break:break-all}
+@media print{
+  @page{size:A4;margin:15mm 15mm 10mm}
+  .apply-screen{display:none}main{max-width:none;padding:0}body{font-size:10.5pt;color:#000}
+  .apply-print-cover{min-height:230mm;display:flex;flex-direction:column;justify-content:center;break-after:page}
+  .apply-print-cover h2{font-size:20pt;margin-bottom:3em}.apply-table tr{break-inside:avoid}
+  .apply-print-footer-space{height:12mm}
+  .apply-print-footer{position:fixed;left:0;right:0;bottom:0;margin:0;font-size:8pt;color:#000;
+    border-top:.5pt solid #000}
+}
+"""
+
+
+def document(title: str, body: str) -> str:
+    return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>{escape(title)} - 2020年大数据产业发展试点示范项目在线申报</title>'
+            f'<style>{CSS}</style></head><body><main id="main">{body}</main></body></html>')
+
+
+def form_page(values: Mapping[str, Any] | None, errors: list[Mapping[str, str]], token: str,
+              message: str = "") -> str:
+    schema = form_schema()
+    form = render_form(schema, values, errors, token, message=message)
+    intro = (f'<p class="apply-screen"><a href="{APPLY_PAGE}">返回在线申报页</a></p>')
+    return document("请修改申报书", f"<h1>在线申报：请修改后重新提交</h1>{intro}{form}")
+
+
+def message_page(title: str, message: str) -> str:
+    return document(title, f'<h1>{escape(title)}</h1><div class="apply-notice" role="alert"><p>{escape(message)}'
+                           f'</p></div><p><a href="{APPLY_PAGE}">返回在线申报页</a></p>')
+
+
+def receipt_page(body: Mapping[str, Any]) -> str:
+    """The receipt and the full 申报书 as stored; printing the page gives the A4 copy."""
+    schema = form_schema()
+    panel = (
+        '<div class="apply-screen"><div class="apply-notice" role="status"><h2>申报书已提交</h2>'
+        f'<p class="apply-reference">申报编号：<strong>{escape(str(body.get("reference", "")))}</strong></p>'
+        f'<p>提交时间：{escape(str(body.get("received_at", "")))}</p>'
+        f'<p>数据摘要（SHA-256）：<code>{escape(str(body.get("digest", "")))}</code></p></div>'
+        '<h2>接下来</h2><ol><li>请记下申报编号。使用浏览器的打印功能（Ctrl+P）打印本页，打印稿即下方的申报书；'
+        '由法定代表人签字并加盖单位公章。</li><li>将纸质申报书及附件报送推荐单位；纸质版内容须与网上提交的内容一致，'
+        '请勿另行修改。</li><li>推荐单位审核后出具推荐意见。如需更正已提交的申报书，请联系推荐单位。</li></ol></div>')
+    return document("申报书已提交", f'<h1 class="apply-screen">申报书已提交</h1>{panel}{render_record(schema, body)}')
+
+
+def rejected(exc: Rejection, payload: Mapping[str, Any] | None, fresh_token: str) -> str:
+    """What a browser without JavaScript sees when a post is refused: how to fix it, with nothing retyped."""
+    if exc.code == "window_closed":
+        return message_page("申报已截止", exc.message)
+    payload = payload or {}
+    values = payload.get("application") if isinstance(payload.get("application"), dict) else None
+    if values is None and exc.status in (400, 413, 415):
+        return message_page("无法处理提交的内容", exc.message)
+    token = payload.get("form_token") or ""
+    errors = [f.as_dict() for f in exc.fields]
+    message = exc.message
+    if exc.code in ("form_token_invalid", "idempotency_key_reused") or not token:
+        # A page that was open too long, or a form saved to disk: a fresh token; the answers stay.
+        token, errors, message = fresh_token, [e for e in errors if e["path"] != "form_token"], RESUBMIT
+    return form_page(values, errors, str(token), message)

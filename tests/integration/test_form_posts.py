@@ -1,0 +1,135 @@
+"""The /apply/ form posted without JavaScript (urlencoded) through the real handler under moto: same rules and
+status codes as the JSON API, answered with readable Chinese HTML pages."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from bdpilot import formdata
+from bdpilot.formhtml import flatten
+from tests.conftest import call
+from tests.factories import application, attachments
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def encode(app: dict[str, Any], token: str, **extra: str) -> str:
+    """The body a browser sends for the form: every control by its dotted name, the checkbox as "on"."""
+    pairs = []
+    for path, value in flatten(app).items():
+        if value is True:
+            pairs.append((path, "on"))
+        elif value is not False:
+            pairs.append((path, "" if value is None else str(value)))
+    pairs += [("form_token", token), ("website", ""), ("idempotency_key", "")]
+    pairs += list(extra.items())
+    return urlencode(pairs)
+
+
+def post(body: str, headers: dict[str, str] | None = None):
+    return call("POST", "/api/submissions", raw=body, headers={**FORM, **(headers or {})})
+
+
+def text(html: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def test_nest_builds_the_json_body_from_dotted_names():
+    pairs = [("application.cover.direction", "3"), ("application.cover.recommender_other", ""),
+             ("application.attachments.1.kind", "ip"), ("application.attachments.0.kind", "license"),
+             ("application.pledge", "on"), ("application.contact.email", ""), ("other", "x")]
+    assert formdata.nest(pairs) == {
+        "cover": {"direction": "3"}, "contact": {},
+        "attachments": [{"kind": "license"}, {"kind": "ip"}], "pledge": True,
+    }
+
+
+def test_key_comes_from_header_then_field_then_a_hash_of_the_post():
+    body = urlencode({"application.cover.project_name": "甲", "form_token": "t", "idempotency_key": "k" * 20})
+    assert formdata.parse(body.encode(), "h" * 20).key == "h" * 20
+    assert formdata.parse(body.encode(), None).key == "k" * 20
+    bare = urlencode({"application.cover.project_name": "甲", "form_token": "t"})
+    assert formdata.parse(bare.encode(), None).key == formdata.parse(bare.encode(), None).key
+    other = urlencode({"application.cover.project_name": "乙", "form_token": "t"})
+    assert formdata.parse(bare.encode(), None).key != formdata.parse(other.encode(), None).key
+
+
+def test_a_complete_form_is_stored_and_answered_with_the_receipt(applicant, aws):
+    app = application(attachments=attachments(applicant.upload(), applicant.upload()))
+    applicant.now.advance(minutes=5)
+    reply = post(encode(app, applicant.token))
+    assert reply.status == 201, text(reply.body)[:500]
+    assert reply.headers["Content-Type"].startswith("text/html")
+    page = text(reply.body)
+    reference = re.search(r"BD2020-[0-9A-Z]{4}-[0-9A-Z]{4}", page).group(0)
+    assert "申报书已提交" in page and reference in page
+    assert app["applicant"]["name"] in page and app["details"]["security"] in page
+    assert re.search(r"[0-9a-f]{64}", page)
+    assert any(k.startswith(f"submissions/{reference}/") for k in aws.keys("submissions/"))
+    # The same form posted twice (a double click) is one submission: same reference, nothing new stored.
+    again = post(encode(app, applicant.token))
+    assert again.status == 201 and reference in text(again.body)
+    assert len([k for k in aws.keys("submissions/") if k.endswith("record.json")]) == 1
+
+
+def test_empty_boxes_are_missing_answers_shown_inline_and_in_a_summary(applicant):
+    applicant.now.advance(minutes=5)
+    app = application(contact={"email": "", "mobile": "12345"}, applicant={"uscc": "91350100M000100Y44"})
+    reply = post(encode(app, applicant.token))
+    assert reply.status == 422
+    html = reply.body
+    assert 'id="error-summary"' in html
+    assert '<a href="#application-contact-email">请填写电子邮箱</a>' in html
+    assert 'href="#application-contact-mobile"' in html and "请输入11位手机号码" in html
+    assert "统一社会信用代码校验位不正确" in html
+    # The answers come back in their boxes, marked invalid, with a still valid token: nothing is retyped.
+    assert re.search(r'name="application.applicant.name"[^>]* value="示例钢铁集团有限公司"', html)
+    assert re.search(r'id="application-contact-email"[^>]*aria-invalid="true"', html)
+    assert f'name="form_token" value="{applicant.token}"' in html
+    # Without JavaScript no file was attached: the server names what is missing.
+    assert "请上传附件材料" in text(html)
+
+
+def test_a_bad_token_gives_the_form_back_with_a_fresh_one(applicant):
+    app = application()
+    reply = post(encode(app, "not-a-token"))
+    assert reply.status == 403
+    page = text(reply.body)
+    assert "请确认填写内容后再次提交" in page
+    token = re.search(r'name="form_token" value="([^"]+)"', reply.body).group(1)
+    assert token and token != "not-a-token"
+    assert 'value="钢铁冶炼全流程工业大数据平台"' in reply.body
+
+
+def test_closed_window_says_so(applicant, now):
+    now.advance(days=6, hours=15)  # past the deadline, the token still within its week
+    reply = post(encode(application(), applicant.token))
+    assert reply.status == 403
+    assert "申报已截止" in text(reply.body)
+
+
+def test_the_honeypot_looks_accepted(applicant, aws):
+    applicant.now.advance(minutes=5)
+    app = application(attachments=attachments(applicant.upload(), applicant.upload()))
+    reply = post(encode(app, applicant.token).replace("website=", "website=http%3A%2F%2Fspam"))
+    assert reply.status == 201
+    assert aws.keys("submissions/") == []
+
+
+@pytest.mark.parametrize("raw", [b"application.cover.project_name=%FF", "a=1&" * 600])
+def test_malformed_posts_get_a_message_page(applicant, raw):
+    reply = call("POST", "/api/submissions", raw=raw, headers=FORM)
+    assert reply.status == 400
+    assert "<h1>" in reply.body
+
+
+def test_pages_are_self_contained(applicant):
+    reply = post(encode(application(), "bad"))
+    assert "<script" not in reply.body
+    assert not re.search(r'(src|href)="https?://', reply.body)
+    assert "default-src 'none'" in reply.headers["Content-Security-Policy"]

@@ -1,0 +1,157 @@
+"""The generated form: one control per schema field, named by its API path, labelled, hinted and typed."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+from bdpilot.application import ATTACHMENT_KINDS, Application, form_schema
+from bdpilot.formhtml import all_fields, render_form, render_record, schema_script, sections
+from tests.factories import application
+
+SCHEMA = form_schema()
+
+
+class Controls(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.labels: dict[str, str] = {}
+        self.ids: dict[str, str] = {}
+        self.text: dict[str, str] = {}  # id → text inside that element
+        self._label: str | None = None
+        self._open: list[str] = []
+        self.legends: list[str] = []
+        self._legend = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids[a["id"]] = tag
+        if tag in ("input", "select", "textarea") and a.get("type") != "hidden":
+            self.controls.append({"tag": tag, **a})
+        if tag == "label":
+            self._label = a.get("for")
+            self.labels[self._label or ""] = ""
+        if tag == "legend":
+            self._legend = True
+            self.legends.append("")
+        if tag == "p" and a.get("id"):
+            self._open.append(a["id"])
+            self.text[a["id"]] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "label":
+            self._label = None
+        if tag == "legend":
+            self._legend = False
+        if tag == "p" and self._open:
+            self._open.pop()
+
+    def handle_data(self, data):
+        if self._label is not None:
+            self.labels[self._label] += data
+        if self._legend:
+            self.legends[-1] += data
+        for open_id in self._open:
+            self.text[open_id] += data
+
+
+def parse(html: str) -> Controls:
+    parser = Controls()
+    parser.feed(html)
+    return parser
+
+
+def schema_paths() -> list[str]:
+    """Every leaf of the 申报书 from the pydantic models themselves (not from formhtml's walk)."""
+    paths = []
+    for name, info in Application.model_fields.items():
+        model = info.annotation
+        if isinstance(model, type) and hasattr(model, "model_fields"):
+            paths += [f"application.{name}.{sub}" for sub in model.model_fields]
+        elif name != "attachments":
+            paths.append(f"application.{name}")
+    return paths
+
+
+def test_one_control_per_field_named_by_its_api_path():
+    form = parse(render_form(SCHEMA))
+    named = [c["name"] for c in form.controls if c.get("name") and c["name"] != "website"]
+    assert named == schema_paths()
+    files = [c["id"] for c in form.controls if c.get("type") == "file"]
+    assert files == [f"application-attachments-{k.value}" for k in ATTACHMENT_KINDS]
+
+
+def test_every_control_has_its_label_hint_and_required_marker():
+    form = parse(render_form(SCHEMA))
+    for f in all_fields(SCHEMA):
+        if f.widget == "attachments":
+            continue
+        label = form.labels[f.id]
+        assert f.title in label or f.widget == "pledge"
+        control = next(c for c in form.controls if c.get("id") == f.id)
+        assert ("required" in control) == f.required, f.path
+        if f.description:
+            assert form.text[f"{f.id}-hint"] == f.description
+            assert f"{f.id}-hint" in (control.get("aria-describedby") or "")
+    assert form.legends[:len(sections(SCHEMA))] == [s.title for s in sections(SCHEMA)]
+
+
+def test_input_types_follow_the_widgets():
+    form = parse(render_form(SCHEMA))
+    kinds = {c["name"]: c.get("type") or c["tag"] for c in form.controls if c.get("name")}
+    assert kinds["application.contact.mobile"] == "tel"
+    assert kinds["application.contact.email"] == "email"
+    assert kinds["application.applicant.founded"] == "date"
+    assert kinds["application.applicant.employees"] == "number"
+    assert kinds["application.cover.direction"] == "select"
+    assert kinds["application.cover.recommender"] == "select"
+    assert kinds["application.details.background"] == "textarea"
+    assert kinds["application.pledge"] == "checkbox"
+
+
+def test_select_options_come_from_enum_and_labels():
+    html = render_form(SCHEMA)
+    direction = SCHEMA["$defs"]["Cover"]["properties"]["direction"]
+    for value, label in zip(direction["enum"], direction["x-labels"], strict=True):
+        assert f'<option value="{value}">{label}</option>' in html
+    assert '<option value="中央企业集团或其他有关单位">' in html
+
+
+def test_values_and_errors_are_rendered_escaped_and_linked():
+    values = application(cover={"project_name": '<script>alert("x")</script>'})
+    errors = [{"path": "application.cover.project_name", "message": "项目名称不能超过60个字（现为61个字）"},
+              {"path": "application.attachments", "message": "请上传营业执照（或法人证书）（PDF格式）"},
+              {"path": "website", "message": "表单不完整"}]
+    html = render_form(SCHEMA, values, errors, "tok")
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert '<a href="#application-cover-project_name">项目名称不能超过60个字（现为61个字）</a>' in html
+    assert '<a href="#application-attachments-license">' in html
+    assert '<a href="#apply-form">表单不完整</a>' in html
+    assert 'aria-describedby="application-cover-project_name-hint application-cover-project_name-error"' in html
+    assert 'name="form_token" value="tok"' in html
+
+
+def test_schema_script_cannot_close_its_tag():
+    script = schema_script(SCHEMA)
+    inner = script.split(">", 1)[1].rsplit("</script>", 1)[0]
+    assert "</" not in inner
+    assert json.loads(inner) == SCHEMA
+
+
+def test_printed_copy_lists_every_answer_and_the_digest():
+    app = application()
+    record = {"reference": "BD2020-AAAA-BBBB", "received_at": "2019-11-15T10:00:00.000+08:00",
+              "application": app, "files": [{"kind": "license", "title": "营业执照（或法人证书）",
+                                              "filename": "执照.pdf", "size": 2048, "name": "license-1.pdf"}]}
+    html = render_record(SCHEMA, {"reference": record["reference"], "digest": "ab" * 32,
+                                  "received_at": record["received_at"], "record": record})
+    text = re.sub(r"<[^>]+>", "", html)
+    for section in ("cover", "applicant", "contact", "project", "details"):
+        for name, value in app[section].items():
+            if value != "" and name != "direction":  # the direction prints as its label
+                assert str(value) in text
+    assert "方向3" in text and "执照.pdf" in text and "2 KB" in text and "ab" * 32 in text
+    assert "推荐单位意见" in text
