@@ -107,7 +107,9 @@ class Store:
         try:
             head = self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            # A HEAD has no error body: without s3:ListBucket (the function has none, on purpose) S3 answers a
+            # missing key with a bare 403 rather than 404.
+            if exc.response.get("Error", {}).get("Code") in ("404", "403", "NoSuchKey", "NotFound"):
                 return None
             raise _unavailable(exc) from exc
         except BotoCoreError as exc:
@@ -234,6 +236,132 @@ class Store:
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- admin tools (bdpilot admin): additions for listing, checking and downloading ---------------------
+
+    @classmethod
+    def from_stack(cls, stack_name: str, *, session: boto3.Session | None = None,
+                   endpoint_url: str | None = None) -> Store:
+        """The store a deployed stack created, named by its outputs TableName and SubmissionsBucketName.
+
+        Raises StorageUnavailable("StackNotFound") when there is no such stack, or the error's code."""
+        session = session or boto3.Session()
+        cfn = session.client("cloudformation", endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
+                             config=_CONFIG)
+        try:
+            stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+        except ClientError as exc:
+            if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+                raise StorageUnavailable("StackNotFound") from exc
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])} if stacks else {}
+        if "TableName" not in outputs or "SubmissionsBucketName" not in outputs:
+            raise StorageUnavailable("StackOutputsMissing")
+        return cls(outputs["TableName"], outputs["SubmissionsBucketName"], session=session, endpoint_url=endpoint_url)
+
+    def probe_table(self) -> None:
+        """Fail with the error's code (ResourceNotFoundException, NoCredentialsError, AccessDenied...) unless the
+        table can be read."""
+        try:
+            self.dynamodb.describe_table(TableName=self.table)
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable(exc) from exc
+
+    def probe_bucket(self) -> None:
+        """Fail with the error's code ("NoSuchBucket" for a missing bucket) unless the bucket can be listed."""
+        try:
+            self.s3.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+                raise StorageUnavailable("NoSuchBucket") from exc
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+
+    def count(self, index: str, key: str | None = None, *, since: str | None = None, until: str | None = None,
+              equals: dict[str, str] | None = None) -> int:
+        """How many index items `query` would yield (Select=COUNT, page by page), optionally only those whose
+        attributes equal `equals` (a filter applied after the key condition)."""
+        names = {"#k": {"time": "entity", "direction": "direction", "recommender": "recommender"}[index]}
+        values: dict[str, Any] = {":k": {"S": "SUB" if index == "time" else str(key)}}
+        condition = "#k = :k"
+        if since or until:
+            names["#t"] = "received_at"
+            values |= {":a": {"S": since or ""}, ":b": {"S": until or "\uffff"}}
+            condition += " AND #t BETWEEN :a AND :b"
+        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": INDEXES[index], "Select": "COUNT",
+                                  "KeyConditionExpression": condition}
+        filters = []
+        for i, (attribute, value) in enumerate(sorted((equals or {}).items())):
+            names[f"#f{i}"], values[f":f{i}"] = attribute, {"S": value}
+            filters.append(f"#f{i} = :f{i}")
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        kwargs |= {"ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+        total = 0
+        while True:
+            try:
+                page = self.dynamodb.query(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                raise _unavailable(exc) from exc
+            total += page.get("Count", 0)
+            if "LastEvaluatedKey" not in page:
+                return total
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def record_sha256_metadata(self, reference: str) -> str | None:
+        """The digest stored beside record.json as object metadata when it was written; None if absent."""
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=record_key(reference))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        return head.get("Metadata", {}).get("sha256")
+
+    def attachment_sizes(self, reference: str) -> dict[str, int]:
+        """The attachments stored for a submission: name (e.g. "license-1.pdf") → size in bytes."""
+        prefix = attachment_key(reference, "")
+        found: dict[str, int] = {}
+        try:
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    found[obj["Key"][len(prefix):]] = int(obj["Size"])
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable(exc) from exc
+        return found
+
+    def read_attachment(self, reference: str, name: str, sink: Any, *, chunk: int = 1 << 20) -> int | None:
+        """Stream one attachment into a binary file object, chunk by chunk; its size, or None if missing."""
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=attachment_key(reference, name))["Body"]
+            size = 0
+            for part in body.iter_chunks(chunk):
+                sink.write(part)
+                size += len(part)
+            return size
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                return None
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+
+    def put_export(self, name: str, path: str) -> str:
+        """Upload a local export file under exports/ (multipart when large); returns its key."""
+        key = f"{EXPORTS}{name}"
+        try:
+            self.s3.upload_file(path, self.bucket, key)
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable(exc) from exc
+        except Exception as exc:  # boto3 wraps a failed upload's ClientError in S3UploadFailedError
+            inner = exc.__cause__ or exc.__context__
+            raise _unavailable(inner if isinstance(inner, ClientError | BotoCoreError) else exc) from exc
+        return key
 
 
 def _marshal(item: dict[str, Any]) -> dict[str, Any]:
