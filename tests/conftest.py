@@ -164,6 +164,7 @@ class LiveRun:
 
 
 def start_live(site_dir: Path, data_dir: Path, **env: str) -> LiveRun:
+    data_dir.mkdir(parents=True, exist_ok=True)
     endpoint = data_dir / "endpoint.json"
     endpoint.unlink(missing_ok=True)
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BDPILOT_", "MOTO_"))}

@@ -71,6 +71,8 @@ def _uscc(value: str) -> str:
 def _money(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise PydanticCustomError("decimal_parsing", "不是有效数字")
+    if value.adjusted() >= 12:  # beyond any real budget, and beyond what quantize can hold exactly
+        raise PydanticCustomError("decimal_max_digits", "数值过大")
     if value != value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
         raise PydanticCustomError("decimal_max_places", "最多保留两位小数")
     # Stored and printed with exactly two decimals, so the paper copy reads like the form.

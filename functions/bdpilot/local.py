@@ -258,7 +258,11 @@ def _handler_for(run: LocalRun) -> type[BaseHTTPRequestHandler]:
             else:
                 self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _route
+        def __getattr__(self, name: str) -> Any:
+            # Every HTTP method reaches the router, so the API (not this stand-in) answers unknown ones with 405.
+            if name.startswith("do_"):
+                return self._route
+            raise AttributeError(name)
 
     return Handler
 

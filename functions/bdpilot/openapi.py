@@ -54,7 +54,8 @@ class SubmissionRequest(BaseModel):
 
     application: Application
     form_token: str
-    website: str = Field(max_length=0, description="防机器人字段：必须存在且为空")
+    # No maxLength: a filled honeypot is a valid request that gets a convincing (fake) 201.
+    website: str = Field(description="防机器人字段：必须存在且为空，填写了内容的请求不会被保存")
 
 
 class Receipt(BaseModel):

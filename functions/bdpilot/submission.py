@@ -1,7 +1,7 @@
 """Taking in a 申报书: the steps between a parsed request and a stored, indexed record.
 
 Order matters and is chosen so that nothing half-written is ever visible:
-  replay check → honeypot → form token → window → validation → applicant pre-check → upload checks
+  replay check → form token → window → validation → honeypot → applicant pre-check → upload checks
   → copy attachments → put record.json → one DynamoDB transaction (index + USCC guard + idempotency record).
 The index item is the last thing written, so admins (who list through the index) never see a record that is
 missing a file, and a failed transaction leaves at most unindexed objects under the same reference, which a
@@ -190,26 +190,26 @@ def submit(store: Store, cfg: settings.Settings, now: datetime, payload: Any, ke
             raise _key_reused()
         return Accepted(201, response, response["reference"], "replayed")
 
-    if HONEYPOT not in payload:
+    if not isinstance(payload.get(HONEYPOT), str):
         raise invalid(HONEYPOT, "表单不完整，请刷新页面后重新填写提交")
-    if payload[HONEYPOT] not in ("", None):
-        # A bot filled the invisible field: answer as if it worked, store nothing.
-        fake = reference.reference_for(secrets.token_bytes(16), key)
-        body = {"reference": fake, "digest": secrets.token_hex(32),
-                "received_at": now.isoformat(timespec="milliseconds"), "record": payload.get("application")}
-        return Accepted(201, body, fake, "honeypot")
-
     token = _check_token(cfg, payload.get("form_token"), now, min_seconds=cfg.min_fill_seconds)
     if not rules.window(now, cfg.deadline).open:
         raise _closed(cfg)
     app = _validate(payload.get("application"))
+    received_at = now.astimezone(campaign.TZ).isoformat(timespec="milliseconds")
+    if payload[HONEYPOT]:
+        # A bot filled the invisible field: answer exactly as if it worked, store nothing.
+        fake = reference.reference_for(secrets.token_bytes(16), key)
+        record = {"reference": fake, "received_at": received_at, "application": app.model_dump(mode="json"),
+                  "files": []}
+        body = {"reference": fake, "digest": digest(canonical(record)), "received_at": received_at, "record": record}
+        return Accepted(201, body, fake, "honeypot")
     guard = rules.applicant_key(app.applicant.uscc)
     if store.applicant_taken(guard):
         raise _duplicate()
     files = _check_uploads(store, app, owner_of(token))
 
     ref = reference.reference_for(cfg.secret, key)
-    received_at = now.astimezone(campaign.TZ).isoformat(timespec="milliseconds")
     record = {
         "reference": ref,
         "received_at": received_at,

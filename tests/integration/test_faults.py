@@ -60,3 +60,25 @@ def test_failure_at_each_step_then_retry_completes_once(aws, applicant, monkeypa
     subs = [i for i in aws.items() if i["pk"]["S"].startswith("SUB#")]
     assert [i["pk"]["S"] for i in subs] == [f"SUB#{ref}"]
     assert {k.split("/")[1] for k in aws.keys("submissions/")} == {ref}
+
+
+def test_head_forbidden_means_no_such_upload(aws, applicant, monkeypatch):
+    """Real S3 answers a HEAD for a missing key with a bare 403 when the caller may not list the bucket."""
+    body = applicant.body()
+    real = store.Store.__dict__["s3"].func
+
+    class NoListing:
+        def __init__(self, client):
+            self._client = client
+
+        def __getattr__(self, name):
+            if name == "head_object":
+                def forbidden(**kwargs):
+                    raise _client_error("403", 403)
+                return forbidden
+            return getattr(self._client, name)
+
+    monkeypatch.setattr(store.Store, "s3", property(lambda self: NoListing(real(self))))
+    reply = applicant.submit(body)
+    assert reply.status == 422
+    assert all("未找到或已过期" in f["message"] for f in reply.body["error"]["fields"])
