@@ -6,13 +6,8 @@ No browser is ever downloaded: the tests drive /usr/bin/chromium, and skip witho
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,24 +22,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="session")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The site, built into a temporary directory and served on 127.0.0.1 at a free port."""
-    out = tmp_path_factory.mktemp("site")
-    subprocess.run(  # cwd=ROOT: the search plugin resolves its jieba dictionary against the working directory
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(out)],
-        cwd=ROOT, check=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(out)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+def base_url(live) -> str:
+    """The README's local run (site + API + embedded storage), so pages that call /api/* work as deployed."""
+    return live.url
 
 
 @pytest.fixture(scope="session")
