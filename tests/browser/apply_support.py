@@ -47,6 +47,7 @@ class Watched:
         self.context = context
         self.errors: list[str] = []
         self.external: list[str] = []
+        self.expected: list[str] = []  # console errors a test provokes on purpose (a 422, a dropped connection)
         self.page = context.new_page()
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -59,6 +60,10 @@ class Watched:
                 route.continue_()
 
         context.route("**/*", local_only)
+
+
+    def unexpected_errors(self) -> list[str]:
+        return [e for e in self.errors if not any(x in e for x in self.expected)]
 
 
 def new_page(browser: Browser, live: Any, *, javascript: bool = True, width: int = 1280) -> Watched:
