@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,8 +16,8 @@ from moto import mock_aws
 from bdpilot import api, campaign, clock
 from bdpilot.local import invoke, rest_event
 from tests.factories import PDF, application, attachments, idempotency_key
+from tests.live import LiveRun, build_site, start_live, stop_live
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-0123456789"
 OPEN_TIME = datetime(2019, 11, 15, 10, 0, tzinfo=campaign.TZ)
 
@@ -142,65 +137,10 @@ def applicant(aws, now) -> Applicant:
     return Applicant(aws, now)
 
 
-@dataclass
-class LiveRun:
-    """The README's local run (`bdpilot serve`) in a subprocess, on free loopback ports."""
-
-    url: str
-    target: dict[str, str]
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def log(self) -> str:
-        return (self.data_dir / "serve.log").read_text(errors="replace")
-
-    def store(self) -> Any:
-        from bdpilot.store import Store
-
-        session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
-        return Store(self.target["table"], self.target["bucket"], session=session,
-                     endpoint_url=self.target["aws_endpoint"])
-
-
-def start_live(site_dir: Path, data_dir: Path, **env: str) -> LiveRun:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    endpoint = data_dir / "endpoint.json"
-    endpoint.unlink(missing_ok=True)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BDPILOT_", "MOTO_"))}
-    environment |= {"BDPILOT_MIN_FILL_SECONDS": "1", **env}
-    log = data_dir / "serve.log"
-    with log.open("ab") as sink:  # everything the run prints, for tests that read its logs
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bdpilot.cli", "serve", "--port", "0", "--site", str(site_dir),
-             "--data", str(data_dir)],
-            env=environment, stdout=sink, stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while not endpoint.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"bdpilot serve did not start:\n{log.read_text()}")
-        time.sleep(0.1)
-    target = json.loads(endpoint.read_text())
-    return LiveRun(target["site"], target, data_dir, process)
-
-
-def stop_live(run: LiveRun) -> None:
-    run.process.send_signal(signal.SIGINT)
-    try:
-        run.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        run.process.kill()
-
-
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> Path:
     """The site built once per test session into a temporary folder (never the working tree's site/)."""
-    out = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(out)],
-                   check=True, cwd=ROOT)
-    return out
+    return build_site(tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture(scope="session")

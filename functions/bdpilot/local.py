@@ -16,6 +16,7 @@ import mimetypes
 import os
 import secrets
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -82,6 +83,7 @@ class LocalRun:
         self.outputs: dict[str, str] = {}
         # moto's backends are not thread-safe; a Lambda container also runs one request at a time.
         self._lock = threading.Lock()
+        self._storage = _StorageClock()
 
     @property
     def recording(self) -> Path | None:
@@ -132,6 +134,7 @@ class LocalRun:
             (self.recording.parent / "names.json").write_text(json.dumps(self.target()))
             recorder.start_recording()
 
+        self._time_storage()
         self.http = _Server((self.host, self.port), _handler_for(self))
         self.port = self.http.server_address[1]
         self._thread = threading.Thread(target=self.http.serve_forever, daemon=True)
@@ -160,9 +163,34 @@ class LocalRun:
         self.moto.stop()
 
     def call_api(self, method: str, path: str, headers: dict[str, str], body: bytes | None,
-                 query: str) -> dict[str, Any]:
+                 query: str) -> tuple[dict[str, Any], float, float]:
+        """The handler's answer, its wall time and the part of it spent waiting on storage (seconds)."""
         with self._lock:
-            return invoke(rest_event(method, path, headers=headers, body=body, query=query))
+            self._storage.total = 0.0
+            start = time.perf_counter()
+            result = invoke(rest_event(method, path, headers=headers, body=body, query=query))
+            return result, time.perf_counter() - start, self._storage.total
+
+    def _time_storage(self) -> None:
+        """Sum the time each storage request spends on the wire, so the run can report the handler's own time."""
+        from bdpilot import api, settings
+
+        store = api.store_for(settings.load())
+        for client in (store.s3, store.dynamodb):
+            client.meta.events.register("before-send", self._storage.sent)
+            client.meta.events.register("response-received", self._storage.received)
+
+
+class _StorageClock:
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._sent = 0.0
+
+    def sent(self, **_: Any) -> None:
+        self._sent = time.perf_counter()
+
+    def received(self, **_: Any) -> None:
+        self.total += time.perf_counter() - self._sent
 
 
 class _Server(ThreadingHTTPServer):
@@ -205,7 +233,8 @@ def _handler_for(run: LocalRun) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
-            result = run.call_api(self.command, parts.path, dict(self.headers.items()), body, parts.query)
+            result, total, storage = run.call_api(self.command, parts.path, dict(self.headers.items()), body,
+                                                  parts.query)
             payload = result.get("body") or ""
             data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
             self.send_response(result["statusCode"])
@@ -215,6 +244,9 @@ def _handler_for(run: LocalRun) -> type[BaseHTTPRequestHandler]:
             for key, value in headers.items():
                 self.send_header(key, str(value))
             self.send_header("Content-Length", str(len(data)))
+            # The handler's own time apart from the storage emulator, for bench/load (W3C Server-Timing).
+            self.send_header("Server-Timing", f"app;dur={(total - storage) * 1000:.2f}, "
+                                              f"storage;dur={storage * 1000:.2f}")
             self.end_headers()
             self.wfile.write(data)
 

@@ -1,0 +1,76 @@
+"""The README's local run (`bdpilot serve`) in a subprocess, for browser tests, reliability tests and bench/load."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_site(out: Path) -> Path:
+    """The site built into a folder of its own (never the working tree's site/)."""
+    subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(out)],
+                   check=True, cwd=ROOT, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    return out
+
+
+@dataclass
+class LiveRun:
+    """The README's local run (`bdpilot serve`) in a subprocess, on free loopback ports."""
+
+    url: str
+    target: dict[str, str]
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def log(self) -> str:
+        return (self.data_dir / "serve.log").read_text(errors="replace")
+
+    def store(self) -> Any:
+        from bdpilot.store import Store
+
+        session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+        return Store(self.target["table"], self.target["bucket"], session=session,
+                     endpoint_url=self.target["aws_endpoint"])
+
+
+def start_live(site_dir: Path, data_dir: Path, **env: str) -> LiveRun:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    endpoint = data_dir / "endpoint.json"
+    endpoint.unlink(missing_ok=True)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BDPILOT_", "MOTO_"))}
+    environment |= {"BDPILOT_MIN_FILL_SECONDS": "1", **env}
+    log = data_dir / "serve.log"
+    with log.open("ab") as sink:  # everything the run prints, for tests that read its logs
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bdpilot.cli", "serve", "--port", "0", "--site", str(site_dir),
+             "--data", str(data_dir)],
+            env=environment, stdout=sink, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while not endpoint.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"bdpilot serve did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+    target = json.loads(endpoint.read_text())
+    return LiveRun(target["site"], target, data_dir, process)
+
+
+def stop_live(run: LiveRun) -> None:
+    run.process.send_signal(signal.SIGINT)
+    try:
+        run.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        run.process.kill()
