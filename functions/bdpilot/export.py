@@ -101,7 +101,9 @@ def form_columns(model: type[BaseModel] = Application) -> list[Column]:
         section = _section_model(info.annotation)
         title = info.title or name
         if section is None:
-            found.append((("application", name), title, _kind(info.annotation), title))
+            kind = _kind(info.annotation)
+            # The attachments as stored (kind, title, file name, size, stored name), not the upload ids sent.
+            found.append((("files",) if kind == "files" else ("application", name), title, kind, title))
             continue
         for sub, sub_info in section.model_fields.items():
             found.append((("application", name, sub), sub_info.title or sub, _kind(sub_info.annotation), title))
@@ -433,6 +435,15 @@ class XlsxWriter:
                 row.append(value)
         sheet.append(row)
 
+    def discard(self) -> None:
+        """Close every sheet's stream and remove its temporary file (an export that failed half way)."""
+        for sheet in [self.summary, *self.sheets.values()]:
+            try:
+                sheet.close()
+                Path(sheet._writer.out).unlink(missing_ok=True)
+            except Exception:  # best effort: the export has already failed
+                pass
+
     def close(self, stats: Stats, notes: list[tuple[str, str]], warnings: Warnings) -> None:
         ws = self.summary
         ws.column_dimensions["A"].width = 44
@@ -569,6 +580,7 @@ def export(store: Store, filters: Filters, dest: Path, *, as_zip: bool, attachme
     sink = Sink(dest, as_zip=as_zip)
     directions = [filters.direction] if filters.direction is not None else [d.number for d in campaign.DIRECTIONS]
     done = files = 0
+    xlsx = None
     try:
         xlsx = XlsxWriter(sink.tables / "submissions.xlsx", cols, directions)
         with (sink.tables / "submissions.csv").open("w", encoding="utf-8-sig", newline="") as csv_file:
@@ -606,6 +618,8 @@ def export(store: Store, filters: Filters, dest: Path, *, as_zip: bool, attachme
                             ("筛选条件", filters.describe()), ("申报书数", str(done)),
                             ("附件", "已包含" if attachments else "未包含")], warnings)
     except BaseException:
+        if xlsx is not None:
+            xlsx.discard()
         sink.abort()
         raise
     sink.close()
