@@ -99,7 +99,7 @@ def form_columns(model: type[BaseModel] = Application) -> list[Column]:
     found: list[tuple[tuple[str, ...], str, str, str]] = []  # path, title, kind, section title
     for name, info in model.model_fields.items():
         section = _section_model(info.annotation)
-        title = info.title or name
+        title = info.title or (section.model_config.get("title") if section else None) or name
         if section is None:
             kind = _kind(info.annotation)
             # The attachments as stored (kind, title, file name, size, stored name), not the upload ids sent.
@@ -275,21 +275,23 @@ def clean_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def _utf16_len(value: str) -> int:
-    return len(value) if len(value) * 2 <= EXCEL_CELL_LIMIT else len(value.encode("utf-16-le")) // 2
+def _fits(value: str) -> bool:
+    return len(value) * 2 <= EXCEL_CELL_LIMIT or len(value.encode("utf-16-le")) // 2 <= EXCEL_CELL_LIMIT
 
 
 def _fit_cell(value: str, where: str, warnings: Warnings) -> str:
     """Excel holds at most 32,767 characters (UTF-16 units) in a cell: cut with a note, never silently."""
-    if _utf16_len(value) <= EXCEL_CELL_LIMIT:
+    if _fits(value):
         return value
     note = f"……【超过Excel单元格{EXCEL_CELL_LIMIT}字符上限，已截断；全文见CSV或record.json】"
-    keep = EXCEL_CELL_LIMIT - len(note)
-    cut = value[:keep]
-    while _utf16_len(cut) > keep:
-        cut = cut[:-1]
+    room, end = EXCEL_CELL_LIMIT - len(note), 0
+    for i, char in enumerate(value):
+        room -= 2 if ord(char) > 0xFFFF else 1
+        if room < 0:
+            break
+        end = i + 1
     warnings.add(f"{where}超过Excel单元格上限（{len(value)}字），在XLSX中已截断，CSV和record.json中为全文")
-    return cut + note
+    return value[:end] + note
 
 
 def _files_text(files: Any) -> str:

@@ -1,0 +1,147 @@
+"""Export pieces without AWS: columns from the models, safe cells, Excel's cell limit, date bounds."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict, Field
+
+from bdpilot import campaign, export
+from bdpilot.application import Application
+
+
+def _leaf_paths(model: type[BaseModel], prefix: tuple[str, ...] = ("application",)) -> list[tuple[str, ...]]:
+    paths = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            paths += _leaf_paths(annotation, (*prefix, name))
+        else:
+            paths.append((*prefix, name))
+    return paths
+
+
+def test_every_form_field_is_a_column_headed_by_its_title():
+    cols = export.form_columns()
+    expected = [("files",) if p == ("application", "attachments") else p for p in _leaf_paths(Application)]
+    assert [c.path for c in cols] == expected
+    headers = [c.header for c in export.columns()]
+    assert len(headers) == len(set(headers))
+    by_path = {c.path: c for c in cols}
+    assert by_path[("application", "cover", "project_name")].header == "项目名称"
+    assert by_path[("application", "applicant", "profit")].kind == "money"
+    assert by_path[("application", "applicant", "employees")].kind == "int"
+    assert by_path[("application", "applicant", "founded")].kind == "date"
+    assert by_path[("application", "pledge")].kind == "bool"
+    assert by_path[("application", "contact", "name")].header == "姓名"
+
+
+def test_a_title_used_twice_gets_its_section():
+    class A(BaseModel):
+        model_config = ConfigDict(title="甲")
+        name: str = Field("", title="名称")
+        only_here: int = Field(0, title="仅此一处")
+
+    class B(BaseModel):
+        model_config = ConfigDict(title="乙")
+        name: str = Field("", title="名称")
+
+    class Form(BaseModel):
+        a: A
+        b: B
+
+    assert [c.header for c in export.form_columns(Form)] == ["甲/名称", "仅此一处", "乙/名称"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+    ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("\n=1", "'\n=1"),
+    ("正常文本", "正常文本"), ("a=b", "a=b"), ("", ""),
+    ("\x00\x07=1", "'=1"), ("文本\x1b[31m", "文本[31m"), ("\ufffe甲\ud800", "甲"),
+])
+def test_clean_text(value, expected):
+    assert export.clean_text(value) == expected
+
+
+@given(st.text())
+def test_clean_text_never_starts_like_a_formula_and_is_xml_safe(value):
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    cleaned = export.clean_text(value)
+    assert not cleaned.startswith(("=", "+", "-", "@", "\t", "\r", "\n"))
+    assert not ILLEGAL_CHARACTERS_RE.search(cleaned)
+
+
+def test_money_and_counts_are_numbers_not_text():
+    profit = next(c for c in export.form_columns() if c.path[-1] == "profit")
+    assert export.typed(profit, "-1200.25") == Decimal("-1200.25")
+    assert export.csv_cell(export.typed(profit, "-1200.25")) == "-1200.25"
+    assert export.typed(profit, "=1+1") == "=1+1"  # not a number: text, and cleaned as text
+    assert export.csv_cell(export.typed(profit, "=1+1")) == "'=1+1"
+    founded = next(c for c in export.form_columns() if c.path[-1] == "founded")
+    assert export.typed(founded, "2001-06-18") == date(2001, 6, 18)
+
+
+def test_long_text_is_cut_with_a_note_never_silently(tmp_path):
+    cols = [export.Column(("a",), "长文本", "text"), export.Column(("b",), "表情", "text")]
+    warnings = export.Warnings()
+    writer = export.XlsxWriter(tmp_path / "x.xlsx", cols, [1])
+    long = "甲" * 40_000
+    emoji = "😀" * 20_000  # two UTF-16 units each, as Excel counts
+    writer.add(1, [long, emoji], "BD2020-TEST-TEST", warnings)
+    writer.close(export.Stats(), [], warnings)
+    assert warnings.count == 2 and "已截断" in warnings.lines[0] and "长文本" in warnings.lines[0]
+    row = list(openpyxl.load_workbook(tmp_path / "x.xlsx")[export.sheet_title(1)].iter_rows(values_only=True))[1]
+    for cell in row:
+        assert len(cell.encode("utf-16-le")) // 2 <= export.EXCEL_CELL_LIMIT
+        assert cell.endswith("全文见CSV或record.json】")
+    assert row[0].startswith("甲" * 30_000)
+    summary = [r[0] for r in openpyxl.load_workbook(tmp_path / "x.xlsx")["汇总"].iter_rows(values_only=True)]
+    assert "导出提示" in summary
+
+
+def test_csv_keeps_the_full_text():
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([export.csv_cell("乙" * 40_000)])
+    assert next(csv.reader(io.StringIO(buffer.getvalue())))[0] == "乙" * 40_000
+
+
+def test_day_bounds_are_beijing_time():
+    assert export.day_bound("2019-11-15", end=False) == "2019-11-15"
+    end = export.day_bound("2019-11-15", end=True)
+    assert "2019-11-15T23:59:59.999+08:00" < end < "2019-11-16"
+    assert export.day_bound("2019-11-15T10:00", end=False) == "2019-11-15T10:00:00.000+08:00"
+    assert export.day_bound("2019-11-15T02:00+00:00", end=False) == "2019-11-15T10:00:00.000+08:00"
+    with pytest.raises(ValueError, match="无法识别的日期"):
+        export.day_bound("15/11/2019", end=False)
+
+
+def test_filters_use_the_narrowest_index():
+    assert export.Filters().index() == ("time", None)
+    assert export.Filters(direction=3).index() == ("direction", "3")
+    both = export.Filters(direction=3, recommender="河北省", status="received")
+    assert both.index() == ("recommender", "河北省")
+    assert both.residual() == {"direction": "3", "status": "received"}
+
+
+def test_sheet_titles_fit_excel():
+    titles = [export.sheet_title(d.number) for d in campaign.DIRECTIONS]
+    assert len(set(titles)) == len(titles)
+    assert all(len(t) <= 31 and not set(t) & set("[]:*?/\\") for t in titles)
+    assert export.sheet_title(99) == "方向不明"
+
+
+def test_names_on_disk_are_only_valid_references_and_attachment_names():
+    assert export.safe_attachment_name("license-1.pdf") == "license-1.pdf"
+    for bad in ("../license-1.pdf", "license-1.pdf/..", "x-1.pdf", "license-0.pdf", "license-1.PDF", None, 3):
+        assert export.safe_attachment_name(bad) is None
+    assert export.safe_reference("BD2020-2345-6789") is None  # check character wrong
+    assert export.safe_reference("../BD2020") is None
