@@ -34,7 +34,7 @@ from bdpilot.store import StorageUnavailable, Store
 
 # Exit codes (documented in the README and in `bdpilot admin --help`).
 OK = 0
-MISMATCH = 1  # verify: the stored record does not match its digest (or the digest given), or a file is missing
+MISMATCH = 1  # a stored record does not match its digest (verify, show, export), or verify finds a file missing
 USAGE = 2  # wrong arguments (argparse's own code)
 NOT_FOUND = 3  # no submission with that reference
 NO_ACCESS = 4  # no credentials, expired or refused credentials
@@ -46,7 +46,8 @@ INTERRUPTED = 130
 
 EXIT_CODES = f"""退出码：
   {OK}  成功
-  {MISMATCH}  核验不一致（verify：申报书与摘要不符，或附件缺失、大小不符）
+  {MISMATCH}  核验不一致：存储的申报书与其数字摘要不符或已损坏（verify、show、export），
+     或 verify 发现附件缺失、大小不符
   {USAGE}  命令行参数错误
   {NOT_FOUND}  没有该受理编号的申报书
   {NO_ACCESS}  没有AWS凭证，或凭证已过期、权限不足
@@ -351,7 +352,10 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         out.write(data.decode("utf-8", errors="replace") + "\n")
         return OK
-    record = json.loads(data)
+    record = export.parse_record(data)
+    if record is None:
+        raise AdminError(MISMATCH, f"{ref} 的 record.json 不是有效的申报书JSON，存储的内容可能已损坏或被改动"
+                                   f"（可用 verify {ref} 核验，show {ref} --json 查看原文）")
     with target.aws("附件"):
         stored = target.store.attachment_sizes(ref)
     status = str(index.get("status") or "")
@@ -378,7 +382,8 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO) -> int:
         print(f"  {header}：{lines[0]}", file=out)
         for line in lines[1:]:
             print(f"    {line}", file=out)
-    files = record.get("files") if isinstance(record.get("files"), list) else []
+    files = [f for f in record.get("files") or [] if isinstance(f, dict)] if isinstance(record.get("files"), list) \
+        else []
     print(f"\n【附件材料】共{len(files)}个", file=out)
     missing = 0
     for f in files:
@@ -411,19 +416,19 @@ def cmd_verify(target: Target, args: argparse.Namespace, out: TextIO) -> int:
         print(f"纸质版上的摘要：{plain(given)}", file=out)
         if given != actual:
             problems.append("纸质版上的摘要与网上存储的申报书不一致")
-    try:
-        record = json.loads(data)
-    except ValueError:
+    record = export.parse_record(data)
+    if record is None:
         record = {}
-        problems.append("record.json 不是有效的JSON")
-    if isinstance(record, dict) and record.get("reference") != ref:
+        problems.append("record.json 不是有效的申报书JSON")
+    elif record.get("reference") != ref:
         problems.append("record.json 中的受理编号与查询的编号不一致")
     with target.aws("附件"):
         stored = target.store.attachment_sizes(ref)
-    files = record.get("files") if isinstance(record, dict) and isinstance(record.get("files"), list) else []
+    files = [f for f in record.get("files") or [] if isinstance(f, dict)] if isinstance(record.get("files"), list) \
+        else []
     for f in files:
-        name = f.get("name") if isinstance(f, dict) else None
-        if stored.get(str(name)) != (f.get("size") if isinstance(f, dict) else None):
+        name = f.get("name")
+        if stored.get(str(name)) != f.get("size"):
             problems.append(f"附件 {plain(name)} 缺失或大小与记录不符")
     if problems:
         for p in problems:
@@ -446,6 +451,10 @@ def cmd_export(target: Target, args: argparse.Namespace, out: TextIO, err: TextI
     as_zip = args.zip or dest.suffix.lower() == ".zip"
     if dest.exists() and (as_zip or dest.is_file() or any(dest.iterdir())) and not args.force:
         raise AdminError(LOCAL_FILE, f"“{dest}”已存在且不为空；换一个位置，或加 --force 覆盖")
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError as exc:
+        raise AdminError(USAGE, "导出XLSX需要 openpyxl：请运行 pip install 'bdpilot[admin]'") from exc
     show = not args.quiet and (args.progress or err.isatty())
     total = None
     if show:
@@ -471,6 +480,8 @@ def cmd_export(target: Target, args: argparse.Namespace, out: TextIO, err: TextI
         print(f"已上传到 s3://{target.store.bucket}/{uploaded}", file=out)
     for line in report.warnings.summary():
         print(f"提示：{line}", file=err)
+    if report.warnings.altered:
+        return MISMATCH
     return INCOMPLETE if report.warnings.incomplete else OK
 
 
@@ -636,5 +647,7 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextI
     except KeyboardInterrupt:
         print("\n已中断", file=err)
         return INTERRUPTED
-    except BrokenPipeError:  # `bdpilot admin list | head`
+    except BrokenPipeError:  # `bdpilot admin list | head`: stop quietly, and keep Python's exit flush quiet too
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return OK

@@ -256,10 +256,12 @@ class Warnings:
         self.lines: list[str] = []
         self.count = 0
         self.incomplete = False  # a record or attachment the index promises is missing
+        self.altered = False  # a stored record that does not match its digest, or is not a record at all
 
-    def add(self, line: str, *, missing: bool = False) -> None:
+    def add(self, line: str, *, missing: bool = False, altered: bool = False) -> None:
         self.count += 1
         self.incomplete |= missing
+        self.altered |= altered
         if len(self.lines) < MAX_WARNINGS:
             self.lines.append(line)
 
@@ -609,11 +611,14 @@ def export(store: Store, filters: Filters, dest: Path, *, as_zip: bool, attachme
                     check = "缺少记录"
                 else:
                     sink.write(f"{ref}/record.json", data)
-                    record = json.loads(data)
+                    record = parse_record(data)
+                    if record is None:
+                        warnings.add(f"{ref}：record.json 不是有效的申报书JSON，表格中只有索引信息", altered=True)
+                        record = {"reference": ref, "received_at": item.get("received_at")}
                     same = hashlib.sha256(data).hexdigest() == item.get("digest")
                     check = "一致" if same else "不一致"
                     if not same:
-                        warnings.add(f"{ref}：record.json 的摘要与索引不一致，存储的申报书可能被改动")
+                        warnings.add(f"{ref}：record.json 的摘要与索引不一致，存储的申报书可能被改动", altered=True)
                 row = row_record(record, item, check)
                 values = [typed(c, c.value(row)) for c in cols]
                 out.writerow([csv_cell(v) for v in values])
@@ -634,6 +639,15 @@ def export(store: Store, filters: Filters, dest: Path, *, as_zip: bool, attachme
         raise
     sink.close()
     return Report(dest, done, files, totals, warnings)
+
+
+def parse_record(data: bytes) -> dict[str, Any] | None:
+    """A stored record.json as a dict, or None when it is not one (damaged or altered in storage)."""
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def form_columns_direction(record: dict[str, Any]) -> int | None:
@@ -705,7 +719,7 @@ def download(store: Store, ref: str, dest: Path) -> tuple[Path, list[str], Warni
     sink = Sink(folder, as_zip=False)
     sink.write("record.json", data)
     written = ["record.json"]
-    record = json.loads(data)
+    record = parse_record(data) or {}
     for name in attachment_names(record):
         good = safe_attachment_name(name)
         if good is None:

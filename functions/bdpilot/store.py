@@ -261,25 +261,6 @@ class Store:
             raise StorageUnavailable("StackOutputsMissing")
         return cls(outputs["TableName"], outputs["SubmissionsBucketName"], session=session, endpoint_url=endpoint_url)
 
-    def probe_table(self) -> None:
-        """Fail with the error's code (ResourceNotFoundException, NoCredentialsError, AccessDenied...) unless the
-        table can be read."""
-        try:
-            self.dynamodb.describe_table(TableName=self.table)
-        except (ClientError, BotoCoreError) as exc:
-            raise _unavailable(exc) from exc
-
-    def probe_bucket(self) -> None:
-        """Fail with the error's code ("NoSuchBucket" for a missing bucket) unless the bucket can be listed."""
-        try:
-            self.s3.head_bucket(Bucket=self.bucket)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
-                raise StorageUnavailable("NoSuchBucket") from exc
-            raise _unavailable(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
-
     def count(self, index: str, key: str | None = None, *, since: str | None = None, until: str | None = None,
               equals: dict[str, str] | None = None) -> int:
         """How many index items `query` would yield (Select=COUNT, page by page), optionally only those whose

@@ -429,7 +429,7 @@ def test_export_reports_missing_files_and_altered_records(seeded, aws, tmp_path)
     aws.s3.put_object(Bucket=aws.bucket, Key=key,
                       Body=aws.s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read() + b" ")
     code, _, err = run("export", "-o", str(tmp_path / "x.zip"))
-    assert code == admin.INCOMPLETE
+    assert code == admin.MISMATCH  # an altered record outranks a missing file
     assert f"{first}：存储中缺少附件 ip-1.pdf" in err
     assert f"{second}：record.json 的摘要与索引不一致" in err
     with zipfile.ZipFile(tmp_path / "x.zip") as archive:
@@ -584,3 +584,26 @@ def test_admin_against_the_local_run(live, tmp_path):
                               **env_dir})
     assert got.returncode == 0, got.stderr
     assert (tmp_path / ref / "record.json").read_bytes() == live.store().get_record(ref)
+
+
+def test_a_missing_attachment_alone_exits_incomplete(seeded, aws, tmp_path):
+    aws.s3.delete_object(Bucket=aws.bucket, Key=store.attachment_key(seeded.refs[2], "license-1.pdf"))
+    code, _, err = run("export", "-o", str(tmp_path / "y"))
+    assert code == admin.INCOMPLETE and "缺少附件 license-1.pdf" in err
+    assert not (tmp_path / "y" / seeded.refs[2] / "license-1.pdf").exists()
+    assert (tmp_path / "y" / seeded.refs[2] / "ip-1.pdf").exists()
+
+
+def test_a_damaged_record(seeded, aws, tmp_path):
+    ref = seeded.refs[3]
+    aws.s3.put_object(Bucket=aws.bucket, Key=store.record_key(ref), Body=b"\x00not json")
+    code, _, err = run("show", ref)
+    assert code == admin.MISMATCH and "不是有效的申报书JSON" in err
+    code, out, _ = run("verify", ref)
+    assert code == admin.MISMATCH and "record.json 不是有效的申报书JSON" in out
+    code, _, err = run("export", "-o", str(tmp_path / "z"), "--no-attachments")
+    assert code == admin.MISMATCH and f"{ref}：record.json 不是有效的申报书JSON" in err
+    rows = list(csv.reader(io.StringIO((tmp_path / "z" / "submissions.csv").read_text("utf-8-sig"))))
+    assert len(rows) == len(seeded.refs) + 1
+    damaged = next(r for r in rows if r[0] == ref)
+    assert damaged[5] == "不一致" and damaged[4] == seeded.receipts[ref]["digest"]
