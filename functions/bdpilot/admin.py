@@ -248,6 +248,9 @@ def filters_from(args: argparse.Namespace) -> export.Filters:
         until = export.day_bound(args.until, end=True) if args.until else None
     except ValueError as exc:
         raise AdminError(USAGE, str(exc)) from exc
+    if args.recommender and args.recommender.strip() == campaign.OTHER_RECOMMENDER:
+        raise AdminError(USAGE, f"“{campaign.OTHER_RECOMMENDER}”是表单上的选项；按推荐单位筛选请写该单位的名称，"
+                                "如 --recommender 中国示例集团有限公司")
     if since and until and since > until:
         raise AdminError(USAGE, "--since 晚于 --until，没有符合条件的时间范围")
     return export.Filters(direction=args.direction, recommender=args.recommender, since=since, until=until,
