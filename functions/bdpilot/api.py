@@ -6,6 +6,8 @@ Routes:  GET  /api/campaign      window state, deadline, server time, directions
          POST /api/uploads       a presigned POST for one PDF
          POST /api/submissions   store a 申报书 (Idempotency-Key header required)
                                  or the /apply/ form posted urlencoded without JavaScript → an HTML page
+         GET  /api/apply/uploads  without JavaScript: upload attachments (plain forms posting to storage)
+         GET  /api/apply/form     without JavaScript: the form with those uploads filled in
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ HTML = "text/html; charset=utf-8"
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 RETRY_AFTER = 5
 ROUTES = {"/api/campaign": "GET", "/api/schema": "GET", "/api/openapi.json": "GET",
-          "/api/uploads": "POST", "/api/submissions": "POST"}
+          "/api/uploads": "POST", "/api/submissions": "POST",
+          "/api/apply/uploads": "GET", "/api/apply/form": "GET"}
 
 
 @cache
@@ -125,9 +128,27 @@ def post_submission() -> Response:
     return _json(accepted.status, accepted.body, {"Location": f"/api/submissions/{accepted.reference}"})
 
 
-def _html(status: int, page: str) -> Response:
+@app.get("/api/apply/uploads")
+def get_apply_uploads() -> Response:
+    """Attachments for browsers without JavaScript (see bdpilot.formdata): also storage's redirect target."""
+    cfg = settings.load()
+    query = app.current_event.query_string_parameters or {}
+    status, page, form_origins = formdata.upload_page(store_for(cfg), cfg, clock.now(), query,
+                                                      formdata.site_base(app.current_event.headers or {}))
+    return _html(status, page, form_origins)
+
+
+@app.get("/api/apply/form")
+def get_apply_form() -> Response:
+    cfg = settings.load()
+    status, page = formdata.form_with_uploads(cfg, clock.now(), app.current_event.query_string_parameters or {})
+    return _html(status, page)
+
+
+def _html(status: int, page: str, form_origins: list[str] | None = None) -> Response:
+    csp = HTML_CSP.replace("form-action 'self'", " ".join(["form-action 'self'", *(form_origins or [])]))
     return Response(status_code=status, content_type=HTML, body=page,
-                    headers={"Cache-Control": "no-store", "Content-Security-Policy": HTML_CSP})
+                    headers={"Cache-Control": "no-store", "Content-Security-Policy": csp})
 
 
 def _post_form(cfg: settings.Settings) -> Response:

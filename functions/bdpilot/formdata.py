@@ -8,12 +8,18 @@ names. An empty box means "not answered" (as if the key were absent); a checked 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from bdpilot.submission import Rejection, canonical
+from bdpilot import settings, tokens
+from bdpilot.store import Store, upload_key
+from bdpilot.submission import PDF_MAGIC, Rejection, canonical
 
 FORM = "application/x-www-form-urlencoded"
 ROOT = "application"
@@ -93,3 +99,127 @@ def parse(body: bytes, header_key: str | None) -> Posted:
         payload["website"] = top["website"]
     key = header_key or top.get("idempotency_key") or derive_key(token, application)
     return Posted(payload, key)
+
+
+# --- attachments without JavaScript -------------------------------------------------------------------------------
+# A file cannot ride along a urlencoded form, and attachments never pass through the function. So a browser
+# without JavaScript uploads first, on a page of plain forms that post each PDF straight to storage (presigned
+# POST); storage redirects back here (success_action_redirect) with the object key, the upload is checked and
+# listed, and "继续填写申报书" opens the form with the form token and the uploads filled in. The state between
+# steps is the form token plus "kind:upload_id,…" in the query string; nothing is kept on the server.
+
+STATE_ITEM = re.compile(r"^([a-z]+):([0-9a-f]{32})$")
+MAX_STATE_ITEMS = 20
+
+
+def parse_state(raw: str | None) -> list[tuple[str, str]]:
+    from bdpilot.application import ATTACHMENT_KINDS
+
+    kinds = {k.value for k in ATTACHMENT_KINDS}
+    items = []
+    for part in (raw or "").split(",")[:MAX_STATE_ITEMS]:
+        m = STATE_ITEM.fullmatch(part)
+        if m and m.group(1) in kinds and m.groups() not in items:
+            items.append((m.group(1), m.group(2)))
+    return items
+
+
+def state_text(items: list[tuple[str, str]]) -> str:
+    return ",".join(f"{k}:{u}" for k, u in items)
+
+
+def site_base(headers: dict[str, str]) -> str:
+    """Where storage should send the browser back to: BDPILOT_SITE_URL when the API sits behind another host
+    name (CloudFront), else the host the request came to."""
+    configured = os.environ.get("BDPILOT_SITE_URL", "").rstrip("/")
+    if configured:
+        return configured
+    lower = {k.lower(): v for k, v in headers.items()}
+    host = lower.get("x-forwarded-host") or lower.get("host") or "localhost"
+    proto = lower.get("x-forwarded-proto") or ("http" if host.startswith(("127.0.0.1", "localhost")) else "https")
+    return f"{proto}://{host}"
+
+
+def _presign(store: Store, upload_id: str, owner: str, redirect: str) -> dict[str, Any]:
+    """Store.presign_upload's policy plus a success_action_redirect condition (so real S3 accepts it).
+    Asked of the store's owner: a `redirect` parameter on Store.presign_upload; until then, signed here."""
+    fields = {"Content-Type": "application/pdf", "x-amz-meta-owner": owner, "success_action_redirect": redirect}
+    conditions: list[Any] = [{"Content-Type": "application/pdf"}, {"x-amz-meta-owner": owner},
+                             {"success_action_redirect": redirect},
+                             ["content-length-range", 1, settings.MAX_UPLOAD_BYTES]]
+    return store.s3.generate_presigned_post(store.bucket, upload_key(upload_id), Fields=fields,
+                                            Conditions=conditions, ExpiresIn=settings.UPLOAD_EXPIRES_SECONDS)
+
+
+def _token(cfg: settings.Settings, raw: str | None, now: datetime) -> str | None:
+    problem = tokens.check(cfg.secret, raw, now, min_seconds=0, max_seconds=settings.TOKEN_MAX_AGE_SECONDS)
+    return raw if problem is None else None
+
+
+def upload_page(store: Store, cfg: settings.Settings, now: datetime, query: dict[str, str],
+                base: str) -> tuple[int, str, list[str]]:
+    """GET /api/apply/uploads: the no-JavaScript upload step, also where storage redirects after each file."""
+    from bdpilot import pages, rules
+    from bdpilot.application import ATTACHMENT_KINDS
+    from bdpilot.formhtml import size_text
+    from bdpilot.submission import owner_of
+
+    if not rules.window(now, cfg.deadline).open:
+        return 403, pages.message_page("申报已截止", "申报已截止，系统不再接受新的申报。"), []
+    token = _token(cfg, query.get("token"), now)
+    items = parse_state(query.get("a")) if token else []
+    notice, problem = "", ""
+    if token is None:
+        token = tokens.issue(cfg.secret, now)
+        if query.get("token"):
+            problem = "页面已过期，之前上传的附件需要重新上传"
+    key = query.get("key") or ""
+    arrived = key.rsplit("/", 1)[-1]
+    kind = query.get("kind") or ""
+    if key and STATE_ITEM.fullmatch(f"{kind}:{arrived}") and not problem:
+        info = store.inspect_upload(arrived)
+        title = next((t for k, (t, _) in ATTACHMENT_KINDS.items() if k.value == kind), "")
+        if info is None or info.owner != owner_of(token):
+            problem = f"{title}未找到或已过期，请重新上传"
+        elif info.size > settings.MAX_UPLOAD_BYTES:
+            problem = f"{title}超过20MB，请压缩或拆分后重新上传"
+        elif not info.head.startswith(PDF_MAGIC):
+            problem = f"上传的{title}不是有效的PDF文件，请重新选择PDF文件上传"
+        elif sum(1 for k, _ in items if k == kind) >= 5:
+            problem = f"{title}最多上传5个文件"
+        else:
+            items.append((kind, arrived))
+            notice = f"已上传{title}（{size_text(info.size)}）"
+    tickets = {}
+    owner = owner_of(token)
+    for k in ATTACHMENT_KINDS:
+        redirect = f"{base}/api/apply/uploads?" + urlencode({"token": token, "a": state_text(items), "kind": k.value})
+        tickets[k.value] = _presign(store, secrets.token_hex(16), owner, redirect)
+    origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(t["url"])) for t in tickets.values()})
+    return 200, pages.upload_page(token, state_text(items), items, tickets, notice, problem), origins
+
+
+def form_with_uploads(cfg: settings.Settings, now: datetime, query: dict[str, str]) -> tuple[int, str]:
+    """GET /api/apply/form: the form again, with the no-JavaScript uploads and their form token filled in."""
+    from bdpilot import pages
+
+    token = _token(cfg, query.get("token"), now)
+    if token is None:
+        return 200, pages.form_page(None, [], tokens.issue(cfg.secret, now),
+                                    "页面已过期，请重新上传附件", upload_state="")
+    items = parse_state(query.get("a"))
+    return 200, pages.form_page({"attachments": attachment_values(items)}, [], token, "",
+                                upload_state=state_text(items))
+
+
+def attachment_values(items: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """Without JavaScript the original file name never reaches us: each file is named after its kind."""
+    from bdpilot.application import ATTACHMENT_KINDS
+
+    titles = {k.value: t for k, (t, _) in ATTACHMENT_KINDS.items()}
+    values, seen = [], dict.fromkeys(titles, 0)
+    for kind, upload_id in items:
+        seen[kind] += 1
+        name = titles[kind] + (f"-{seen[kind]}" if seen[kind] > 1 else "") + ".pdf"
+        values.append({"kind": kind, "upload_id": upload_id, "filename": name})
+    return values

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = "application"
 SUBMIT_ACTION = "/api/submissions"
@@ -262,8 +263,24 @@ def _field(f: Field, values: Mapping[str, Any], errors: dict[str | None, list[st
             f'{_control(f, values.get(f.path), bool(messages))}{count}</div>')
 
 
+UPLOAD_PAGE = "/api/apply/uploads"
+
+
+def _upload_notice(token: str, items: list[dict[str, str]], static: bool) -> str:
+    """Without JavaScript, files are uploaded on a page of their own (see bdpilot.formdata)."""
+    query = ""
+    if token:
+        state = ",".join(f'{i.get("kind", "")}:{i.get("upload_id", "")}' for i in items)
+        query = "?" + urlencode({"token": token, "a": state})
+    text = (f'<p class="apply-notice">您的浏览器未启用JavaScript：请在<a href="{escape(UPLOAD_PAGE + query)}">'
+            f'附件上传页面</a>上传附件，完成后回到申报书继续填写。（离开本页时，本页已填写但尚未提交的内容不会保留，'
+            f'建议先上传附件。）</p>')
+    # On the site the notice shows only without JavaScript; the API's own pages are only for such browsers.
+    return f"<noscript>{text}</noscript>" if static else text
+
+
 def _attachments_fieldset(section: Section, values: Mapping[str, Any],
-                          errors: dict[str | None, list[str]]) -> str:
+                          errors: dict[str | None, list[str]], token: str, static: bool) -> str:
     spec = section.spec
     items = _attachments(values)
     blocks = []
@@ -295,8 +312,7 @@ def _attachments_fieldset(section: Section, values: Mapping[str, Any],
             f'{invalid}{described}><progress max="100" value="0" hidden></progress>'
             f'<p class="apply-upload-status" aria-live="polite"></p></div></div>')
     hint = f'<p class="apply-hint">{escape(section.description)}</p>' if section.description else ""
-    nojs = ('<noscript><p class="apply-notice">您的浏览器未启用JavaScript，无法在本页选择附件。'
-            '请启用JavaScript后上传附件；其他内容可照常填写，提交后系统会提示需要补充的附件。</p></noscript>')
+    nojs = _upload_notice(token, items, static)
     return (f'<fieldset class="apply-section" id="{section.id}"><legend>{escape(section.title)}</legend>'
             f'{hint}{nojs}{"".join(blocks)}</fieldset>')
 
@@ -315,8 +331,10 @@ def _pledge_fieldset(section: Section, values: Mapping[str, Any], errors: dict[s
 
 def render_form(schema: dict[str, Any], values: Mapping[str, Any] | None = None,
                 errors: list[Mapping[str, str]] | None = None, token: str = "", *,
-                idempotency_key: str = "", message: str = "", action: str = SUBMIT_ACTION) -> str:
-    """The whole form. `values` is the nested 申报书 (as posted); `errors` the API's [{path, message}]."""
+                idempotency_key: str = "", message: str = "", action: str = SUBMIT_ACTION,
+                static: bool = True) -> str:
+    """The whole form. `values` is the nested 申报书 (as posted); `errors` the API's [{path, message}];
+    `static` for the site's page (which apply.js enhances), False for the API's no-JavaScript pages."""
     flat = flatten(values)
     grouped = _by_target(schema, errors or [], flat)
     parts = []
@@ -325,7 +343,7 @@ def render_form(schema: dict[str, Any], values: Mapping[str, Any] | None = None,
     parts.append('<p class="apply-hint">带 <span class="apply-req">*</span> 的为必填项。</p>')
     for section in sections(schema):
         if section.widget == "attachments":
-            parts.append(_attachments_fieldset(section, flat, grouped))
+            parts.append(_attachments_fieldset(section, flat, grouped, token, static))
         elif section.widget == "pledge":
             parts.append(_pledge_fieldset(section, flat, grouped))
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 from bdpilot.application import form_schema
 from bdpilot.formhtml import render_form, render_record
@@ -73,11 +74,51 @@ def document(title: str, body: str) -> str:
 
 
 def form_page(values: Mapping[str, Any] | None, errors: list[Mapping[str, str]], token: str,
-              message: str = "") -> str:
+              message: str = "", *, upload_state: str | None = None) -> str:
+    """The form with the posted answers and what to fix, or (upload_state given) fresh after the upload step."""
     schema = form_schema()
-    form = render_form(schema, values, errors, token, message=message)
-    intro = (f'<p class="apply-screen"><a href="{APPLY_PAGE}">返回在线申报页</a></p>')
-    return document("请修改申报书", f"<h1>在线申报：请修改后重新提交</h1>{intro}{form}")
+    form = render_form(schema, values, errors, token, message=message, static=False)
+    if upload_state is not None:
+        count = len([s for s in upload_state.split(",") if s])
+        title, heading = "填写申报书", f"在线申报：已上传{count}个附件，请填写申报书"
+    else:
+        title, heading = "请修改申报书", "在线申报：请修改后重新提交"
+    intro = f'<p class="apply-screen"><a href="{APPLY_PAGE}">返回在线申报页</a></p>'
+    return document(title, f"<h1>{heading}</h1>{intro}{form}")
+
+
+def upload_page(token: str, state: str, items: list[tuple[str, str]], tickets: Mapping[str, Mapping[str, Any]],
+                notice: str, problem: str) -> str:
+    """The no-JavaScript upload step: one plain form per attachment kind, posting the PDF straight to storage."""
+    schema = form_schema()
+    spec = schema["properties"]["attachments"]
+    blocks = []
+    for i, kind in enumerate(spec["x-kinds"]):
+        mine = [u for k, u in items if k == kind["kind"]]
+        listed = "".join(f"<li>已上传（上传编号 {escape(u[:8])}…）</li>" for u in mine) or "<li>尚未上传</li>"
+        ticket = tickets[kind["kind"]]
+        hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(str(v))}">'
+                         for k, v in ticket["fields"].items())
+        required = "必须上传" if kind["required"] else "选填"
+        blocks.append(
+            f'<section class="apply-attachment" aria-labelledby="kind-{i}"><h2 id="kind-{i}">'
+            f'{escape(kind["title"])}（{required}）</h2><ul>{listed}</ul>'
+            f'<form method="post" action="{escape(ticket["url"])}" enctype="multipart/form-data">{hidden}'
+            f'<label class="apply-label" for="file-{i}">选择{escape(kind["title"])}（PDF，不超过20MB）</label>'
+            f'<input type="file" id="file-{i}" name="file" accept=".pdf,application/pdf" required> '
+            f'<button type="submit">上传</button></form></section>')
+    status = ""
+    if problem:
+        status = (f'<div class="apply-error-summary" role="alert"><h2>上传未成功</h2><p>{escape(problem)}</p>'
+                  '</div>')
+    elif notice:
+        status = f'<div class="apply-notice" role="status"><p>{escape(notice)}</p></div>'
+    query = urlencode({"token": token, "a": state})
+    body = (f"<h1>上传附件</h1>{status}<p>每次选择一个PDF文件并点击“上传”。"
+            "营业执照（或法人证书）和知识产权证明必须上传。全部上传后，点击页面底部的“继续填写申报书”。</p>"
+            f"{''.join(blocks)}"
+            f'<p><a class="apply-continue" href="/api/apply/form?{escape(query)}">继续填写申报书</a></p>')
+    return document("上传附件", body)
 
 
 def message_page(title: str, message: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 
 from bdpilot import formdata
 from bdpilot.formhtml import flatten
+from bdpilot.local import invoke, rest_event
 from tests.conftest import call
 from tests.factories import application, attachments
 
@@ -133,3 +134,32 @@ def test_pages_are_self_contained(applicant):
     assert "<script" not in reply.body
     assert not re.search(r'(src|href)="https?://', reply.body)
     assert "default-src 'none'" in reply.headers["Content-Security-Policy"]
+
+
+def test_upload_step_without_javascript(applicant, aws):
+    """The upload page presigns one POST per kind that redirects back; the redirect adds a checked upload."""
+    page = call("GET", "/api/apply/uploads", headers={"Host": "apply.example"})
+    assert page.status == 200
+    assert re.search(r'name="success_action_redirect" value="http://apply.example/api/apply/uploads\?', page.body) \
+        or re.search(r'name="success_action_redirect" value="https://apply.example/api/apply/uploads\?', page.body)
+    assert "form-action 'self' " in page.headers["Content-Security-Policy"]
+    # Storage redirected back after a good PDF, uploaded with this page's token.
+    upload_id = applicant.upload()
+
+    def get(path: str, query: str):
+        result = invoke(rest_event("GET", path, headers={"Host": "apply.example"}, query=query))
+        return result["statusCode"], result["body"]
+
+    query = urlencode({"token": applicant.token, "kind": "license", "key": f"uploads/{upload_id}"})
+    status, body = get("/api/apply/uploads", query)
+    assert status == 200 and "已上传营业执照（或法人证书）" in text(body)
+    continue_link = unescape(re.search(r'href="(/api/apply/form\?[^"]+)"', body).group(1))
+    assert f"license%3A{upload_id}" in continue_link
+    status, form = get("/api/apply/form", continue_link.split("?", 1)[1])
+    assert status == 200
+    assert f'name="application.attachments.0.upload_id" value="{upload_id}"' in form
+    assert f'name="form_token" value="{applicant.token}"' in form
+    # Someone else's upload (another token) is refused and not listed.
+    other = urlencode({"token": applicant.token, "kind": "ip", "key": "uploads/" + "0" * 32})
+    status, body = get("/api/apply/uploads", other)
+    assert "未找到或已过期" in text(body) and "0" * 32 not in re.sub(r'name="[^"]*" value="[^"]*"', "", body)

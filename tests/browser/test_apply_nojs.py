@@ -1,0 +1,107 @@
+"""在线申报 with JavaScript disabled: the plain HTML form posts to the API, which answers with pages; attachments
+go through the no-JavaScript upload step (plain forms posting straight to storage, redirected back)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect
+
+from bdpilot.formhtml import flatten
+from tests.browser.apply_support import Watched, answers, fill, new_page, pdf_file
+from tests.factories import uscc
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def nojs(browser: Browser, live: Any) -> Iterator[Watched]:
+    w = new_page(browser, live, javascript=False)
+    checker = new_page(browser, live)
+    w.axe = lambda page: axe_clean(checker.page, live, page)  # type: ignore[attr-defined]
+    yield w
+    w.context.close()
+    checker.context.close()
+    assert w.unexpected_errors() == [], w.errors
+    assert w.external == [], w.external
+
+
+def axe_clean(checker: Page, live: Any, page: Page) -> None:
+    """axe-core is a script and never finishes in a page without JavaScript: check the same HTML, on the same
+    origin, in a page that runs scripts."""
+    checker.goto(live.url + "404.html")
+    checker.set_content(page.content())
+    results = Axe().run(checker)
+    assert results.violations_count == 0, results.generate_report()
+
+
+def upload_plain(page: Page, heading: str, path: Path) -> None:
+    section = page.locator("section", has=page.locator("h2", has_text=heading))
+    section.locator("input[type=file]").set_input_files(str(path))
+    section.locator("button", has_text="上传").click()
+    page.wait_for_load_state()
+
+
+def test_empty_form_posts_and_the_answer_lists_every_problem(nojs: Watched, live: Any) -> None:
+    page = nojs.page
+    nojs.expected.append("status of 4")
+    page.goto(live.url + "apply/")
+    expect(page.locator("noscript").first).to_have_count(1)
+    page.click("#apply-submit")
+    expect(page.locator("h1")).to_have_text("在线申报：请修改后重新提交")
+    # The static page has no token: the answer gives a fresh one and asks to check and post again.
+    expect(page.locator("#error-summary")).to_contain_text("请确认填写内容后再次提交")
+    page.fill("[name='application.cover.project_name']", "无脚本项目")
+    page.fill("[name='application.contact.email']", "not-an-email")
+    page.wait_for_timeout(1100)  # the fresh token's minimum fill time
+    page.click("#apply-submit")
+    summary = page.locator("#error-summary")
+    expect(summary).to_contain_text("请选择申报方向")
+    expect(summary).to_contain_text("请输入有效的电子邮箱地址")
+    expect(summary.locator('a[href="#application-contact-email"]')).to_have_count(1)
+    expect(page.locator("#application-contact-email-error")).to_be_visible()
+    assert page.locator("[name='application.cover.project_name']").input_value() == "无脚本项目"
+    nojs.axe(page)
+
+
+def test_upload_step_then_form_then_receipt(nojs: Watched, live: Any, tmp_path: Path) -> None:
+    page = nojs.page
+    page.goto(live.url + "apply/")
+    page.get_by_role("link", name="附件上传页面").first.click()  # the <noscript> notice, shown without JS
+    expect(page.locator("h1")).to_have_text("上传附件")
+    nojs.axe(page)
+    upload_plain(page, "营业执照", pdf_file(tmp_path, "执照.pdf", 2 * 1024 * 1024))
+    expect(page.locator("[role=status]")).to_contain_text("已上传营业执照（或法人证书）")
+    upload_plain(page, "知识产权证明", pdf_file(tmp_path, "假的.pdf", data=b"MZ\x90\x00" + b"\x00" * 64))
+    expect(page.locator("[role=alert]")).to_contain_text("不是有效的PDF文件")
+    upload_plain(page, "知识产权证明", pdf_file(tmp_path, "专利.pdf"))
+    expect(page.locator("[role=status]")).to_contain_text("已上传知识产权证明")
+    page.get_by_role("link", name="继续填写申报书").click()
+    expect(page.locator("h1")).to_contain_text("已上传2个附件")
+    values = answers(applicant={"uscc": uscc(random.randrange(10**12))})
+    fill(page, values)
+    page.check("[name='application.pledge']")
+    nojs.axe(page)
+    page.click("#apply-submit")
+    expect(page.locator("h1")).to_have_text("申报书已提交")
+    reference = page.locator(".apply-reference strong").inner_text()
+    text = page.locator("body").inner_text()
+    digest = re.search(r"[0-9a-f]{64}", text).group(0)
+    nojs.axe(page)
+    stored = json.loads(live.store().get_record(reference))
+    flat = flatten(stored["application"])
+    for path, value in values.items():
+        assert flat[path] == value, path
+        if value not in ("", True) and not path.endswith("direction"):
+            assert str(value) in text, path
+    assert [f["kind"] for f in stored["files"]] == ["license", "ip"]
+    page.emulate_media(media="print")
+    printed = page.evaluate("document.body.innerText")
+    assert digest in printed and "申报书已提交" not in printed.split("2020年大数据产业发展试点示范项目申报书")[0]
