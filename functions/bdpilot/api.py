@@ -35,11 +35,11 @@ HTML = "text/html; charset=utf-8"
 # The no-JavaScript answer pages: inline styles only, no script, and the form may only post back here.
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 RETRY_AFTER = 5
+# Every route, as infra/template.yaml must declare it (tests/infra checks the two agree). The /api/apply/ pages
+# are the upload step and form of the path that works without JavaScript.
 ROUTES = {"/api/campaign": "GET", "/api/schema": "GET", "/api/openapi.json": "GET",
-          "/api/uploads": "POST", "/api/submissions": "POST"}
-# The no-JavaScript upload step's pages. Not yet in infra/template.yaml (whose API resources tests/infra checks
-# against ROUTES): until the template has these two GET resources, they answer locally only.
-NOJS_ROUTES = {"/api/apply/uploads": "GET", "/api/apply/form": "GET"}
+          "/api/uploads": "POST", "/api/submissions": "POST",
+          "/api/apply/uploads": "GET", "/api/apply/form": "GET"}
 
 
 @cache
@@ -193,10 +193,9 @@ def failed(exc: Exception) -> Response:
 @app.not_found
 def not_found(exc: NotFoundError) -> Response:
     path = app.current_event.path
-    routes = {**ROUTES, **NOJS_ROUTES}
-    if path in routes:
-        return _json(405, {"error": {"code": "method_not_allowed", "message": f"该地址只接受 {routes[path]} 请求"}},
-                     {"Allow": routes[path]})
+    if path in ROUTES:
+        return _json(405, {"error": {"code": "method_not_allowed", "message": f"该地址只接受 {ROUTES[path]} 请求"}},
+                     {"Allow": ROUTES[path]})
     return _json(404, {"error": {"code": "not_found", "message": "没有这个接口"}})
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from bdpilot import settings, tokens
-from bdpilot.store import Store, upload_key
+from bdpilot.store import Store
 from bdpilot.submission import PDF_MAGIC, Rejection, canonical
 
 FORM = "application/x-www-form-urlencoded"
@@ -140,17 +140,6 @@ def site_base(headers: dict[str, str]) -> str:
     return f"{proto}://{host}"
 
 
-def _presign(store: Store, upload_id: str, owner: str, redirect: str) -> dict[str, Any]:
-    """Store.presign_upload's policy plus a success_action_redirect condition (so real S3 accepts it).
-    Asked of the store's owner: a `redirect` parameter on Store.presign_upload; until then, signed here."""
-    fields = {"Content-Type": "application/pdf", "x-amz-meta-owner": owner, "success_action_redirect": redirect}
-    conditions: list[Any] = [{"Content-Type": "application/pdf"}, {"x-amz-meta-owner": owner},
-                             {"success_action_redirect": redirect},
-                             ["content-length-range", 1, settings.MAX_UPLOAD_BYTES]]
-    return store.s3.generate_presigned_post(store.bucket, upload_key(upload_id), Fields=fields,
-                                            Conditions=conditions, ExpiresIn=settings.UPLOAD_EXPIRES_SECONDS)
-
-
 def _token(cfg: settings.Settings, raw: str | None, now: datetime) -> str | None:
     problem = tokens.check(cfg.secret, raw, now, min_seconds=0, max_seconds=settings.TOKEN_MAX_AGE_SECONDS)
     return raw if problem is None else None
@@ -194,7 +183,8 @@ def upload_page(store: Store, cfg: settings.Settings, now: datetime, query: dict
     owner = owner_of(token)
     for k in ATTACHMENT_KINDS:
         redirect = f"{base}/api/apply/uploads?" + urlencode({"token": token, "a": state_text(items), "kind": k.value})
-        tickets[k.value] = _presign(store, secrets.token_hex(16), owner, redirect)
+        tickets[k.value] = store.presign_upload(secrets.token_hex(16), owner, max_bytes=settings.MAX_UPLOAD_BYTES,
+                                                expires=settings.UPLOAD_EXPIRES_SECONDS, redirect=redirect)
     origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(t["url"])) for t in tickets.values()})
     return 200, pages.upload_page(token, state_text(items), items, tickets, notice, problem), origins
 

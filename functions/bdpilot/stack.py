@@ -36,7 +36,6 @@ MOTO_SKIPPED_TYPES: frozenset[str] = frozenset(
         "AWS::WAFv2::WebACL",
         "AWS::WAFv2::WebACLAssociation",
         "AWS::ApiGateway::Stage",
-        "AWS::ApiGateway::RequestValidator",
         "AWS::ApiGateway::GatewayResponse",
         "AWS::CloudWatch::Alarm",
         "AWS::SNS::Subscription",

@@ -87,14 +87,19 @@ class Store:
 
     # --- public function: uploads -------------------------------------------------------------------------
 
-    def presign_upload(self, upload_id: str, owner: str, *, max_bytes: int, expires: int) -> dict[str, Any]:
-        """A presigned POST that lets a browser put one PDF straight into uploads/ (never through Lambda)."""
+    def presign_upload(self, upload_id: str, owner: str, *, max_bytes: int, expires: int,
+                       redirect: str | None = None) -> dict[str, Any]:
+        """A presigned POST that lets a browser put one PDF straight into uploads/ (never through Lambda).
+        With `redirect`, S3 sends the browser there afterwards (the upload step that works without JavaScript)."""
         fields = {"Content-Type": "application/pdf", "x-amz-meta-owner": owner}
         conditions: list[Any] = [
             {"Content-Type": "application/pdf"},
             {"x-amz-meta-owner": owner},
             ["content-length-range", 1, max_bytes],
         ]
+        if redirect:
+            fields["success_action_redirect"] = redirect
+            conditions.append({"success_action_redirect": redirect})
         try:
             return self.s3.generate_presigned_post(self.bucket, upload_key(upload_id), Fields=fields,
                                                    Conditions=conditions, ExpiresIn=expires)

@@ -104,7 +104,8 @@ def test_function_configuration(resources: dict[str, Any], template: dict[str, A
     props = resources["Function"]["Properties"]
     assert props["Runtime"] == "python3.12" and props["Handler"] == "bdpilot.api.handler"
     assert set(props["Environment"]["Variables"]) == {"BDPILOT_TABLE", "BDPILOT_BUCKET", "BDPILOT_SECRET",
-                                                      "BDPILOT_DEADLINE", "BDPILOT_STAGE", "POWERTOOLS_SERVICE_NAME"}
+                                                      "BDPILOT_DEADLINE", "BDPILOT_STAGE", "BDPILOT_SITE_URL",
+                                                      "POWERTOOLS_SERVICE_NAME"}
     assert props["Environment"]["Variables"]["BDPILOT_SECRET"] == {"Ref": "AppSecret"}
     assert template["Parameters"]["AppSecret"]["NoEcho"] is True
     assert props["ReservedConcurrentExecutions"]["Fn::If"][1] == {"Ref": "ReservedConcurrency"}
