@@ -39,8 +39,12 @@ browser-deps:
 	  fi; \
 	fi
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.run
+bench: site
+	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.export
+	$(BIN)/python bench/lighthouse
+	$(BIN)/python -m bench.apply_page
 
 clean:
 	rm -rf site .local artifacts
