@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import requests
+
+from tests.factories import PDF, application, attachments, idempotency_key, uscc
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,3 +77,26 @@ def stop_live(run: LiveRun) -> None:
         run.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         run.process.kill()
+
+
+def submit_over_http(base: str, session: requests.Session, company: int, **sections: Any) -> dict[str, Any]:
+    """A person over real sockets: the form token, two PDFs posted straight to storage, then the 申报书."""
+    campaign = session.get(base + "api/campaign").json()
+    assert campaign["window"]["open"] is True
+    token = campaign["form_token"]
+    ids = []
+    for name in ("营业执照.pdf", "专利.pdf"):
+        ticket = session.post(base + "api/uploads", json={"form_token": token, "filename": name, "size": len(PDF)})
+        assert ticket.status_code == 201, ticket.text
+        ticket = ticket.json()
+        # The browser posts the file straight to storage, never through the function.
+        uploaded = requests.post(ticket["url"], data=ticket["fields"], files={"file": (name, PDF, "application/pdf")})
+        assert uploaded.status_code in (200, 201, 204), uploaded.text
+        ids.append(ticket["upload_id"])
+    time.sleep(1.1)  # the local run asks for one second between opening the form and posting it
+    body = {"application": application(**{"applicant": {"uscc": uscc(company)}, **sections},
+                                       attachments=attachments(*ids)),
+            "form_token": token, "website": ""}
+    reply = session.post(base + "api/submissions", json=body, headers={"Idempotency-Key": idempotency_key()})
+    assert reply.status_code == 201, reply.text
+    return reply.json()

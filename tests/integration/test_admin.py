@@ -21,7 +21,8 @@ import pytest
 import requests
 
 from bdpilot import admin, campaign, export, store
-from tests.factories import PDF, attachments, idempotency_key, uscc
+from tests.factories import PDF, attachments, uscc
+from tests.live import submit_over_http
 
 HOSTILE = {
     "project_name": "=cmd|' /C calc'!A0",
@@ -528,30 +529,6 @@ def test_local_without_a_running_local_run(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------------------- the local run
 
 
-def _submit_over_http(base: str, company: int, direction: int) -> dict[str, Any]:
-    from tests.factories import application
-
-    session = requests.Session()
-    token = session.get(base + "api/campaign").json()["form_token"]
-    ids = []
-    for name in ("营业执照.pdf", "专利.pdf"):
-        ticket = session.post(base + "api/uploads", json={"form_token": token, "filename": name, "size": len(PDF)})
-        assert ticket.status_code == 201, ticket.text
-        ticket = ticket.json()
-        uploaded = requests.post(ticket["url"], data=ticket["fields"], files={"file": (name, PDF, "application/pdf")})
-        assert uploaded.status_code in (200, 201, 204), uploaded.text
-        ids.append(ticket["upload_id"])
-    import time
-
-    time.sleep(1.1)
-    body = {"application": application(applicant={"uscc": uscc(company)}, cover={"direction": direction},
-                                       attachments=attachments(*ids)),
-            "form_token": token, "website": ""}
-    reply = session.post(base + "api/submissions", json=body, headers={"Idempotency-Key": idempotency_key()})
-    assert reply.status_code == 201, reply.text
-    return reply.json()
-
-
 def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BDPILOT_", "MOTO_"))}
     return subprocess.run([sys.executable, "-m", "bdpilot.cli", "admin", *argv], capture_output=True, text=True,
@@ -560,7 +537,7 @@ def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_admin_against_the_local_run(live, tmp_path):
-    receipt = _submit_over_http(live.url, 71_001, 2)
+    receipt = submit_over_http(live.url, requests.Session(), 71_001, cover={"direction": 2})
     ref = receipt["reference"]
     local = ["--local-dir", str(live.data_dir)]
 

@@ -8,7 +8,7 @@ import logging
 import requests
 
 from tests.factories import application
-from tests.integration.test_local_run import _submit
+from tests.live import submit_over_http
 
 
 def _personal(app: dict) -> list[str]:
@@ -39,7 +39,7 @@ def test_handler_logs_hold_references_not_people(aws, applicant, capfd, caplog):
 
 
 def test_local_run_logs_hold_no_personal_data(live):
-    receipt = _submit(live.url, requests.Session(), 77)
+    receipt = submit_over_http(live.url, requests.Session(), 77)
     log = live.log
     assert receipt["reference"] in log
     record = receipt["record"]["application"]
