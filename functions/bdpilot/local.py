@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import mimetypes
 import os
 import secrets
@@ -109,6 +110,8 @@ class LocalRun:
         from moto.moto_api import recorder
         from moto.server import ThreadedMotoServer
 
+        # A line per storage request would bury the addresses the run prints; the handler logs its own outcomes.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
