@@ -35,6 +35,7 @@ HTML = "text/html; charset=utf-8"
 # The no-JavaScript answer pages: inline styles only, no script, and the form may only post back here.
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 RETRY_AFTER = 5
+UNAVAILABLE = "系统繁忙，您的申报书尚未保存，请稍后重新提交（已填写的内容不会丢失）"
 # Every route, as infra/template.yaml must declare it (tests/infra checks the two agree). The /api/apply/ pages
 # are the upload step and form of the path that works without JavaScript.
 ROUTES = {"/api/campaign": "GET", "/api/schema": "GET", "/api/openapi.json": "GET",
@@ -127,7 +128,7 @@ def post_submission() -> Response:
     accepted = submission.submit(store_for(cfg), cfg, clock.now(), _json_body(), _header("Idempotency-Key"))
     # The honeypot outcome is logged as such; the client cannot tell it from a real acceptance.
     logger.info("submission", extra={"outcome": accepted.outcome, "reference": accepted.reference})
-    return _json(accepted.status, accepted.body, {"Location": f"/api/submissions/{accepted.reference}"})
+    return _json(accepted.status, accepted.body)
 
 
 @app.get("/api/apply/uploads")
@@ -147,10 +148,11 @@ def get_apply_form() -> Response:
     return _html(status, page)
 
 
-def _html(status: int, page: str, form_origins: list[str] | None = None) -> Response:
+def _html(status: int, page: str, form_origins: list[str] | None = None,
+          headers: dict[str, str] | None = None) -> Response:
     csp = HTML_CSP.replace("form-action 'self'", " ".join(["form-action 'self'", *(form_origins or [])]))
     return Response(status_code=status, content_type=HTML, body=page,
-                    headers={"Cache-Control": "no-store", "Content-Security-Policy": csp})
+                    headers={"Cache-Control": "no-store", "Content-Security-Policy": csp, **(headers or {})})
 
 
 def _post_form(cfg: settings.Settings) -> Response:
@@ -161,6 +163,12 @@ def _post_form(cfg: settings.Settings) -> Response:
     try:
         posted = formdata.parse(_body_bytes(), _header("Idempotency-Key"))
         accepted = submission.submit(store_for(cfg), cfg, now, posted.payload, posted.key)
+    except StorageUnavailable as exc:
+        # Same as the JSON answer, but as the form again with every answer kept, so nothing typed is lost.
+        logger.warning("storage unavailable", extra={"outcome": "unavailable", "aws_error": str(exc), "form": "html"})
+        busy = Rejection(503, "unavailable", UNAVAILABLE, retry_after=RETRY_AFTER)
+        page = pages.rejected(busy, posted.payload if posted else None, tokens.issue(cfg.secret, now))
+        return _html(503, page, headers={"Retry-After": str(RETRY_AFTER)})
     except Rejection as exc:
         logger.info("rejected", extra={"outcome": exc.code, "status": exc.status, "form": "html"})
         page = pages.rejected(exc, posted.payload if posted else None, tokens.issue(cfg.secret, now))
@@ -179,8 +187,7 @@ def rejected(exc: Rejection) -> Response:
 @app.exception_handler(StorageUnavailable)
 def unavailable(exc: StorageUnavailable) -> Response:
     logger.warning("storage unavailable", extra={"outcome": "unavailable", "aws_error": str(exc)})
-    message = "系统繁忙，您的申报书尚未保存，请稍后重新提交（已填写的内容不会丢失）"
-    return _json(503, {"error": {"code": "unavailable", "message": message}}, {"Retry-After": str(RETRY_AFTER)})
+    return _json(503, {"error": {"code": "unavailable", "message": UNAVAILABLE}}, {"Retry-After": str(RETRY_AFTER)})
 
 
 @app.exception_handler(Exception)

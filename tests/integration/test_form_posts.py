@@ -163,3 +163,21 @@ def test_upload_step_without_javascript(applicant, aws):
     other = urlencode({"token": applicant.token, "kind": "ip", "key": "uploads/" + "0" * 32})
     status, body = get("/api/apply/uploads", other)
     assert "未找到或已过期" in text(body) and "0" * 32 not in re.sub(r'name="[^"]*" value="[^"]*"', "", body)
+
+
+def test_storage_failure_gives_the_form_back_with_every_answer(applicant, aws, monkeypatch):
+    from bdpilot import store
+
+    app = application(attachments=attachments(applicant.upload(), applicant.upload()))
+    applicant.now.advance(minutes=5)
+
+    def down(self, *args, **kwargs):
+        raise store.StorageUnavailable("InternalError")
+
+    monkeypatch.setattr(store.Store, "put_record", down)
+    reply = post(encode(app, applicant.token))
+    assert reply.status == 503 and reply.headers["Retry-After"].isdigit()
+    assert reply.headers["Content-Type"].startswith("text/html")
+    assert "尚未保存" in text(reply.body)
+    assert f'value="{app["applicant"]["name"]}"' in reply.body
+    assert not [k for k in aws.keys("submissions/") if k.endswith("record.json")]
