@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from bdpilot import settings, tokens
 from bdpilot.store import Store
-from bdpilot.submission import PDF_MAGIC, Rejection, canonical
+from bdpilot.submission import Rejection, canonical
 
 FORM = "application/x-www-form-urlencoded"
 ROOT = "application"
@@ -151,7 +151,7 @@ def upload_page(store: Store, cfg: settings.Settings, now: datetime, query: dict
     from bdpilot import pages, rules
     from bdpilot.application import ATTACHMENT_KINDS
     from bdpilot.formhtml import size_text
-    from bdpilot.submission import owner_of
+    from bdpilot.submission import owner_of, upload_problem
 
     if not rules.window(now, cfg.deadline).open:
         return 403, pages.message_page("申报已截止", "申报已截止，系统不再接受新的申报。"), []
@@ -168,17 +168,13 @@ def upload_page(store: Store, cfg: settings.Settings, now: datetime, query: dict
     if key and STATE_ITEM.fullmatch(f"{kind}:{arrived}") and not problem:
         info = store.inspect_upload(arrived)
         title = next((t for k, (t, _) in ATTACHMENT_KINDS.items() if k.value == kind), "")
-        if info is None or info.owner != owner_of(token):
-            problem = f"{title}未找到或已过期，请重新上传"
-        elif info.size > settings.MAX_UPLOAD_BYTES:
-            problem = f"{title}超过20MB，请压缩或拆分后重新上传"
-        elif not info.head.startswith(PDF_MAGIC):
-            problem = f"上传的{title}不是有效的PDF文件，请重新选择PDF文件上传"
-        elif sum(1 for k, _ in items if k == kind) >= 5:
-            problem = f"{title}最多上传5个文件"
-        else:
-            items.append((kind, arrived))
-            notice = f"已上传{title}（{size_text(info.size)}）"
+        problem = upload_problem(info, owner_of(token), title) or ""
+        if info is not None and not problem:
+            if sum(1 for k, _ in items if k == kind) >= 5:
+                problem = f"{title}最多上传5个文件"
+            else:
+                items.append((kind, arrived))
+                notice = f"已上传{title}（{size_text(info.size)}）"
     tickets = {}
     owner = owner_of(token)
     for k in ATTACHMENT_KINDS:

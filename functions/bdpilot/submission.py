@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from bdpilot import campaign, reference, rules, settings, tokens
 from bdpilot.application import ATTACHMENT_KINDS, Application
 from bdpilot.errors import FieldError, field_errors
-from bdpilot.store import Conflict, Store
+from bdpilot.store import Conflict, Store, UploadInfo
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 HONEYPOT = "website"
@@ -148,22 +148,30 @@ def _validate(raw: Any) -> Application:
                         field_errors(Application, exc, "application")) from exc
 
 
+def upload_problem(info: UploadInfo | None, owner: str, label: str) -> str | None:
+    """Why an upload cannot be used (the one rule for the JSON API and the no-JavaScript upload step), or None.
+    `label` names the file for the person, e.g. 知识产权证明“专利.pdf”."""
+    if info is None or info.owner != owner:
+        # Someone else's upload is reported exactly like a missing one: ids reveal nothing.
+        return f"{label}未找到或已过期，请重新上传"
+    if info.size > settings.MAX_UPLOAD_BYTES:
+        return f"{label}超过20MB，请压缩后重新上传"
+    if not info.head.startswith(PDF_MAGIC):
+        return f"{label}不是有效的PDF文件，请重新上传"
+    return None
+
+
 def _check_uploads(store: Store, app: Application, owner: str) -> list[dict[str, Any]]:
     """Every referenced upload exists, belongs to this form, is ≤ 20 MB and really is a PDF."""
     problems: list[FieldError] = []
     files: list[dict[str, Any]] = []
     numbers: dict[str, int] = {}
     for i, item in enumerate(app.attachments):
-        path = f"application.attachments.{i}.upload_id"
         title = ATTACHMENT_KINDS[item.kind][0]
         info = store.inspect_upload(item.upload_id)
-        if info is None or info.owner != owner:
-            # Someone else's upload is reported exactly like a missing one: ids reveal nothing.
-            problems.append(FieldError(path, f"{title}“{item.filename}”未找到或已过期，请重新上传"))
-        elif info.size > settings.MAX_UPLOAD_BYTES:
-            problems.append(FieldError(path, f"{title}“{item.filename}”超过20MB，请压缩后重新上传"))
-        elif not info.head.startswith(PDF_MAGIC):
-            problems.append(FieldError(path, f"{title}“{item.filename}”不是有效的PDF文件，请重新上传"))
+        problem = upload_problem(info, owner, f"{title}“{item.filename}”")
+        if problem or info is None:
+            problems.append(FieldError(f"application.attachments.{i}.upload_id", problem or ""))
         else:
             numbers[item.kind] = numbers.get(item.kind, 0) + 1
             files.append({"kind": item.kind.value, "title": title, "filename": item.filename,
