@@ -4,7 +4,8 @@
                    [--alarm-email ops@example.org] [--deadline 2020-12-01T00:00]
 
 Needs AWS credentials allowed to manage the stack's resources (CloudFormation, IAM, S3, DynamoDB, KMS, Lambda,
-API Gateway, WAF, CloudFront, CloudWatch, SNS). Run it from the repository (it reads infra/ and mkdocs.yml).
+API Gateway, WAF, CloudFront, CloudWatch, SNS). Outside China it first creates or updates `bdpilot-<stage>-edge`
+in us-east-1 (infra/edge.yaml, the distribution's web ACL). Run it from the repository (it reads infra/ and mkdocs.yml).
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ from typing import Any
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parents[1]
 TEMPLATE = ROOT / "infra" / "template.yaml"
+# The CloudFront-scope web ACL: its own stack, because such web ACLs exist only in us-east-1.
+EDGE_TEMPLATE = ROOT / "infra" / "edge.yaml"
+EDGE_REGION = "us-east-1"
+# NoEcho parameters generated here: on create, and on the first update of a stack made before they existed
+# (CloudFormation refuses UsePreviousValue for a parameter the stack does not have).
+SECRET_PARAMETERS = ("AppSecret", "OriginVerifySecret")
 ZIP_NAME = "bdpilot-function.zip"
 # The Lambda Python runtime ships these; bundling them only adds ~20 MB.
 PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
@@ -129,9 +136,10 @@ def upload_artifact(s3: Any, bucket: str, path: Path, prefix: str) -> str:
     return key
 
 
-def deploy_stack(cfn: Any, name: str, template_url: str, parameters: dict[str, str | None]) -> dict[str, str]:
+def deploy_stack(cfn: Any, name: str, template_url: str | None, parameters: dict[str, str | None], *,
+                 template_body: str | None = None) -> dict[str, str]:
     """Create or update through a change set (what `aws cloudformation deploy` does); return the outputs.
-    A parameter given as None keeps its previous value."""
+    A parameter given as None keeps its previous value. The template is at template_url, or template_body."""
     try:
         (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
         kind = "CREATE" if stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
@@ -142,7 +150,8 @@ def deploy_stack(cfn: Any, name: str, template_url: str, parameters: dict[str, s
     params = [{"ParameterKey": k, "UsePreviousValue": True} if v is None else {"ParameterKey": k, "ParameterValue": v}
               for k, v in parameters.items()]
     change_set = f"bdpilot-{int(time.time())}"
-    cfn.create_change_set(StackName=name, ChangeSetName=change_set, ChangeSetType=kind, TemplateURL=template_url,
+    source = {"TemplateBody": template_body} if template_body is not None else {"TemplateURL": template_url}
+    cfn.create_change_set(StackName=name, ChangeSetName=change_set, ChangeSetType=kind, **source,
                           Parameters=params, Capabilities=["CAPABILITY_IAM"])
     try:
         cfn.get_waiter("change_set_create_complete").wait(StackName=name, ChangeSetName=change_set,
@@ -270,7 +279,9 @@ def _deploy(args: argparse.Namespace) -> int:
         if region.startswith("cn-"):
             template_url = f"https://{artifacts}.s3.{region}.amazonaws.com.cn/{template_key}"
 
-        exists = _stack_exists(cfn, stack_name)
+        edge_acl = deploy_edge(session, args.stage, region)
+        existing = _stack_parameter_keys(cfn, stack_name)
+        exists = existing is not None
         keep = None if exists else ""  # optional values: keep the previous one on update, default on create
         parameters: dict[str, str | None] = {
             "Stage": args.stage,
@@ -282,8 +293,8 @@ def _deploy(args: argparse.Namespace) -> int:
             "DeadlineOverride": args.deadline if args.deadline is not None else keep,
             "ReservedConcurrency": args.reserved_concurrency if args.reserved_concurrency is not None else
             (None if exists else "50"),
-            # A new secret on every deploy would void the form tokens of everyone filling in the form.
-            "AppSecret": secrets.token_urlsafe(32) if args.rotate_secret or not exists else None,
+            "EdgeWebAclArn": edge_acl,
+            **secret_parameters(existing, rotate=args.rotate_secret),
         }
         outputs = deploy_stack(cfn, stack_name, template_url, parameters)
 
@@ -298,14 +309,39 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stack_exists(cfn: Any, name: str) -> bool:
+def secret_parameters(existing: set[str] | None, *, rotate: bool = False) -> dict[str, str | None]:
+    """New values for the NoEcho secrets the stack does not have yet (None keeps the previous value).
+    A new AppSecret on every deploy would void the form tokens of everyone filling in the form, so it changes only
+    with --rotate-secret; the origin-verify secret is never rotated here (CloudFront and the web ACL would
+    disagree for the minutes an update takes)."""
+    have = existing or set()
+    return {name: secrets.token_urlsafe(32) if name not in have or (rotate and name == "AppSecret") else None
+            for name in SECRET_PARAMETERS}
+
+
+def deploy_edge(session: Any, stage: str, region: str) -> str:
+    """Create or update the CloudFront-scope web ACL stack in us-east-1; return its ARN. In the China regions
+    there is none yet (CloudFront there is a separate service; a later change), so the distribution gets none."""
+    if region.startswith("cn-"):
+        print("edge: no CloudFront-scope web ACL in the China regions; the distribution has no web ACL")
+        return ""
+    cfn = session.client("cloudformation", region_name=EDGE_REGION)
+    outputs = deploy_stack(cfn, f"bdpilot-{stage}-edge", None, {"Stage": stage},
+                           template_body=EDGE_TEMPLATE.read_text(encoding="utf-8"))
+    return outputs["WebAclArn"]
+
+
+def _stack_parameter_keys(cfn: Any, name: str) -> set[str] | None:
+    """The parameter names of an existing stack; None when there is no stack (or only a pending first one)."""
     try:
         (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
     except cfn.exceptions.ClientError as error:
         if "does not exist" in str(error):
-            return False
+            return None
         raise
-    return stack["StackStatus"] != "REVIEW_IN_PROGRESS"
+    if stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+        return None
+    return {p["ParameterKey"] for p in stack.get("Parameters", [])}
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bdpilot import api, stack
+from bdpilot import api
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,14 +75,14 @@ def test_submissions_bucket_is_kms_encrypted_versioned_and_expires_uploads(resou
 
 
 def test_cors_allows_only_post_from_the_site(resources: dict[str, Any]) -> None:
+    """Only POST, only from the site's origins (tests/infra/test_edge.py resolves them per SiteDomain)."""
     (rule,) = resources["SubmissionsBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
     assert rule["AllowedMethods"] == ["POST"]
-    (origin,) = rule["AllowedOrigins"]
-    condition, own_domain, cloudfront = origin["Fn::If"]
-    assert condition == "HasSiteDomain"
-    assert sub_text(own_domain) == "https://${SiteDomain}"
+    cloudfront, own_domain = rule["AllowedOrigins"]
     assert sub_text(cloudfront) == "https://${Distribution.DomainName}"
-    assert stack.load_template()["Outputs"]["SiteUrl"]["Value"] == {"Fn::If": [condition, own_domain, cloudfront]}
+    condition, value, otherwise = own_domain["Fn::If"]
+    assert condition == "HasSiteDomain" and sub_text(value) == "https://${SiteDomain}"
+    assert otherwise == {"Ref": "AWS::NoValue"}
 
 
 def test_table_shape_recovery_and_encryption(resources: dict[str, Any]) -> None:
@@ -135,7 +135,8 @@ def test_function_may_add_but_never_read_list_change_or_delete(resources: dict[s
     writable = {sub_text(r) for s in found if "s3:PutObject" in as_list(s["Action"]) for r in as_list(s["Resource"])}
     assert writable == {"${SubmissionsBucket.Arn}/uploads/*", "${SubmissionsBucket.Arn}/submissions/*"}
     (get_item,) = [s for s in found if "dynamodb:GetItem" in as_list(s["Action"])]
-    assert get_item["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["IDEM#*", "USCC#*"]}}
+    leading = ["IDEM#*", "USCC#*", "FORM#*"]
+    assert get_item["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": leading}}
 
 
 def test_admin_policy_reads_everything_and_writes_only_exports(resources: dict[str, Any]) -> None:
@@ -170,16 +171,13 @@ def test_api_routes_are_the_handlers_routes(resources: dict[str, Any]) -> None:
     assert set(deployment["DependsOn"]) >= set(of_type(resources, "AWS::ApiGateway::Method"))
 
 
-def test_api_stage_is_throttled_and_behind_a_rate_limiting_waf(resources: dict[str, Any]) -> None:
+def test_api_stage_is_throttled_and_behind_a_waf(resources: dict[str, Any]) -> None:
+    """Stage throttling, and the regional web ACL on the stage (its rules: tests/infra/test_edge.py)."""
     (setting,) = resources["ApiStage"]["Properties"]["MethodSettings"]
     assert setting["ResourcePath"] == "/*" and setting["HttpMethod"] == "*"
     assert setting["ThrottlingBurstLimit"] == 100 and setting["ThrottlingRateLimit"] == 50
     acl = resources["ApiWebAcl"]["Properties"]
     assert acl["Scope"] == "REGIONAL"
-    rates = {r["Name"]: r["Statement"]["RateBasedStatement"] for r in acl["Rules"] if "Block" in r["Action"]}
-    assert rates["rate-per-visitor-ip"]["Limit"] == 300
-    assert rates["rate-per-visitor-ip"]["AggregateKeyType"] == "FORWARDED_IP"
-    assert all(rate["EvaluationWindowSec"] == 300 for rate in rates.values())
     association = resources["ApiWebAclAssociation"]["Properties"]
     assert association["WebACLArn"] == {"Fn::GetAtt": ["ApiWebAcl", "Arn"]}
     assert sub_text(association["ResourceArn"]).endswith("/restapis/${Api}/stages/${ApiStage}")
@@ -203,8 +201,8 @@ def test_distribution_is_https_with_security_headers_and_routes_api(resources: d
     assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
     assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
     assert headers["ContentTypeOptions"] == {"Override": True}
-    for behavior in [config["DefaultCacheBehavior"], api_behavior]:
-        assert behavior["ResponseHeadersPolicyId"] == {"Ref": "SecurityHeadersPolicy"}
+    assert config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] == {"Ref": "SecurityHeadersPolicy"}
+    assert api_behavior["ResponseHeadersPolicyId"] == {"Ref": "ApiHeadersPolicy"}
 
 
 def test_csp_names_the_bucket_the_stack_creates(resources: dict[str, Any]) -> None:
@@ -232,6 +230,6 @@ def test_outputs(template: dict[str, Any], name: str) -> None:
 
 def test_parameters(template: dict[str, Any]) -> None:
     assert {"Stage", "SiteDomain", "DeadlineOverride", "AlarmEmail", "AppSecret", "CodeBucket",
-            "CodeKey"} <= template["Parameters"].keys()
+            "CodeKey", "OriginVerifySecret", "EdgeWebAclArn"} <= template["Parameters"].keys()
     assert template["Parameters"]["SiteDomain"]["Default"] == ""
     assert template["Parameters"]["DeadlineOverride"]["Default"] == ""
