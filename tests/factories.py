@@ -13,6 +13,7 @@ _APPLICATION: dict[str, Any] = {
         "project_name": "钢铁冶炼全流程工业大数据平台",
         "direction": 3,
         "recommender": "河北省",
+        "recommender_group": "",
         "recommender_other": "",
     },
     "applicant": {

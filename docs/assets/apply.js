@@ -109,7 +109,10 @@
     var when = f.spec["x-required-when"];
     if (!when) return true;
     var section = f.path.split(".")[1];
-    return Object.keys(when).every(function (k) { return raw(fieldByName(section, k)) === String(when[k]); });
+    return Object.keys(when).every(function (k) {
+      var other = fieldByName(section, k); // a condition on a field that itself does not count never holds
+      return applies(other) && raw(other) === String(when[k]);
+    });
   }
   function normalized(f, v) {
     if (typeof v !== "string") return v;

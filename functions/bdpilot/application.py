@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bdpilot import campaign, formats
+from bdpilot import campaign, formats, rules
 
 SHORT = 60
 NAME = 100
@@ -156,6 +156,7 @@ ATTACHMENT_KINDS: dict[AttachmentKind, tuple[str, bool]] = {
 
 DIRECTION_VALUES = [d.number for d in campaign.DIRECTIONS]
 RECOMMENDER_VALUES = [r.name for r in campaign.RECOMMENDERS] + [campaign.OTHER_RECOMMENDER]
+RECOMMENDER_GROUP_VALUES = [*campaign.CENTRAL_ENTERPRISES, campaign.UNLISTED_RECOMMENDER]
 
 
 def _direction(value: int) -> int:
@@ -167,6 +168,24 @@ def _direction(value: int) -> int:
 def _recommender(value: str) -> str:
     if value not in RECOMMENDER_VALUES:
         raise PydanticCustomError("choice", "请从列表中选择")
+    return value
+
+
+def _recommender_group(value: str) -> str:
+    if value and value not in RECOMMENDER_GROUP_VALUES:
+        raise PydanticCustomError("choice", "请从列表中选择")
+    return value
+
+
+def _unlisted_name(value: Any) -> Any:
+    # Stored and counted in one spelling: "河\u200b北省" or "ＡＢＣ　公司" would otherwise be units of their own.
+    return rules.clean_name(value) if isinstance(value, str) else value
+
+
+def _not_listed(value: str) -> str:
+    problem = rules.unlisted_name_problem(value) if value else None
+    if problem:
+        raise PydanticCustomError(problem.code, problem.message)
     return value
 
 
@@ -183,30 +202,55 @@ class Cover(Section):
     recommender: Annotated[Text, AfterValidator(_recommender), Field(
         title="推荐单位",
         description="所在省、自治区、直辖市、计划单列市、副省级省会城市或新疆生产建设兵团；"
-                    "由中央企业集团等单位推荐的，选择最后一项并填写单位名称",
+                    f"由中央企业集团或其他有关单位推荐的，选择最后一项“{campaign.OTHER_RECOMMENDER}”",
         json_schema_extra={"x-widget": "select", "enum": RECOMMENDER_VALUES},
     )]
-    recommender_other: Annotated[Text, Field(
-        title="推荐单位名称（中央企业集团或其他有关单位）",
-        description="仅当推荐单位选择“中央企业集团或其他有关单位”时填写",
+    recommender_group: Annotated[Text, AfterValidator(_recommender_group), Field(
+        title="中央企业集团",
+        description="推荐本项目的中央企业集团；不在列表中的有关单位，选择最后一项并填写单位名称",
+        json_schema_extra={"x-widget": "select", "enum": RECOMMENDER_GROUP_VALUES,
+                           "x-labels": [*campaign.CENTRAL_ENTERPRISES,
+                                        f"{campaign.UNLISTED_RECOMMENDER}（不在以上列表中）"],
+                           "x-required-when": {"recommender": campaign.OTHER_RECOMMENDER}},
+    )] = ""
+    recommender_other: Annotated[str, BeforeValidator(_unlisted_name), AfterValidator(_not_listed), Field(
+        title="其他有关单位名称",
+        description=f"仅当上一项选择“{campaign.UNLISTED_RECOMMENDER}”时填写推荐单位的全称；"
+                    "列表中已有的推荐单位请从列表中选择",
         max_length=NAME,
-        json_schema_extra={"x-widget": "text", "x-required-when": {"recommender": campaign.OTHER_RECOMMENDER}},
+        json_schema_extra={"x-widget": "text",
+                           "x-required-when": {"recommender_group": campaign.UNLISTED_RECOMMENDER}},
     )] = ""
 
     @model_validator(mode="after")
-    def _other_named(self) -> Cover:
-        if self.recommender == campaign.OTHER_RECOMMENDER and not self.recommender_other:
-            raise PydanticCustomError("required_when", "选择“中央企业集团或其他有关单位”时请填写推荐单位名称",
+    def _named_once(self) -> Cover:
+        # Each answer only where the one before it asks for it, so a unit is named exactly one way.
+        central = self.recommender == campaign.OTHER_RECOMMENDER
+        unlisted = central and self.recommender_group == campaign.UNLISTED_RECOMMENDER
+        if central and not self.recommender_group:
+            raise PydanticCustomError(
+                "required_when", f"选择“{campaign.OTHER_RECOMMENDER}”时请选择中央企业集团；不在列表中的有关单位选择"
+                                 f"“{campaign.UNLISTED_RECOMMENDER}”", {"field": "recommender_group"})
+        if not central and self.recommender_group:
+            raise PydanticCustomError("forbidden_when", "推荐单位已从列表中选择，此项应留空",
+                                      {"field": "recommender_group"})
+        if unlisted and not self.recommender_other:
+            raise PydanticCustomError("required_when", f"选择“{campaign.UNLISTED_RECOMMENDER}”时请填写推荐单位名称",
                                       {"field": "recommender_other"})
-        if self.recommender != campaign.OTHER_RECOMMENDER and self.recommender_other:
+        if not unlisted and self.recommender_other:
             raise PydanticCustomError("forbidden_when", "推荐单位已从列表中选择，此项应留空",
                                       {"field": "recommender_other"})
         return self
 
     @property
     def recommender_name(self) -> str:
-        """The 推荐单位 as admins count it against its quota."""
-        return self.recommender_other if self.recommender == campaign.OTHER_RECOMMENDER else self.recommender
+        """The 推荐单位 as admins count it against its quota: the region, the central enterprise, or the cleaned
+        name of an unlisted unit."""
+        if self.recommender != campaign.OTHER_RECOMMENDER:
+            return self.recommender
+        if self.recommender_group == campaign.UNLISTED_RECOMMENDER:
+            return self.recommender_other
+        return self.recommender_group
 
 
 class Applicant(Section):

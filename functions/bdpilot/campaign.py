@@ -94,7 +94,8 @@ DIRECTIONS_BY_NUMBER: dict[int, Direction] = {d.number: d for d in DIRECTIONS}
 class RecommenderKind(StrEnum):
     PROVINCE = "province"
     CITY = "city"
-    OTHER = "other"
+    CENTRAL = "central"  # a listed 中央企业集团
+    OTHER = "other"  # any other 有关单位: named in free text, not on any list, so not verified
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,9 @@ RECOMMENDER_KINDS: dict[RecommenderKind, RecommenderKindInfo] = {
         RecommenderKind.PROVINCE, "省、自治区、直辖市及新疆生产建设兵团大数据产业主管部门", 10),
     RecommenderKind.CITY: RecommenderKindInfo(
         RecommenderKind.CITY, "计划单列市、副省级省会城市大数据产业主管部门", 5),
-    RecommenderKind.OTHER: RecommenderKindInfo(
-        RecommenderKind.OTHER, "中央企业集团等有关单位", 3),
+    # The notice: "中央企业集团等各有关单位推荐数量不超过3个".
+    RecommenderKind.CENTRAL: RecommenderKindInfo(RecommenderKind.CENTRAL, "中央企业集团", 3),
+    RecommenderKind.OTHER: RecommenderKindInfo(RecommenderKind.OTHER, "其他有关单位", 3),
 }
 
 PROVINCES: tuple[str, ...] = (
@@ -125,8 +127,42 @@ SUB_PROVINCIAL_CAPITALS: tuple[str, ...] = (
     "沈阳市", "长春市", "哈尔滨市", "南京市", "杭州市", "济南市", "武汉市", "广州市", "成都市", "西安市",
 )
 
-# The one choice in the 推荐单位 list that stands for every 中央企业集团 or other unit; the form then asks its name.
+# The central enterprises (中央企业) that 国务院国资委 supervised when the call ran (November 2019), by the full
+# names in its 央企名录 and in SASAC's order: 中国船舶集团 as formed in November 2019 (not its two predecessors),
+# 国家石油天然气管网集团 not yet (founded 9 December 2019). Each is one 推荐单位 with the central quota.
+CENTRAL_ENTERPRISES: tuple[str, ...] = (
+    "中国核工业集团有限公司", "中国航天科技集团有限公司", "中国航天科工集团有限公司", "中国航空工业集团有限公司",
+    "中国船舶集团有限公司", "中国兵器工业集团有限公司", "中国兵器装备集团有限公司", "中国电子科技集团有限公司",
+    "中国航空发动机集团有限公司", "中国石油天然气集团有限公司", "中国石油化工集团有限公司",
+    "中国海洋石油集团有限公司", "国家电网有限公司", "中国南方电网有限责任公司", "中国华能集团有限公司",
+    "中国大唐集团有限公司", "中国华电集团有限公司", "国家电力投资集团有限公司", "中国长江三峡集团有限公司",
+    "国家能源投资集团有限责任公司", "中国电信集团有限公司", "中国联合网络通信集团有限公司",
+    "中国移动通信集团有限公司", "中国电子信息产业集团有限公司", "中国第一汽车集团有限公司", "东风汽车集团有限公司",
+    "中国一重集团有限公司", "中国机械工业集团有限公司", "哈尔滨电气集团有限公司", "中国东方电气集团有限公司",
+    "鞍钢集团有限公司", "中国宝武钢铁集团有限公司", "中国铝业集团有限公司", "中国远洋海运集团有限公司",
+    "中国航空集团有限公司", "中国东方航空集团有限公司", "中国南方航空集团有限公司", "中国中化集团有限公司",
+    "中粮集团有限公司", "中国五矿集团有限公司", "中国通用技术（集团）控股有限责任公司", "中国建筑集团有限公司",
+    "中国储备粮管理集团有限公司", "国家开发投资集团有限公司", "招商局集团有限公司", "华润（集团）有限公司",
+    "中国旅游集团有限公司", "中国商用飞机有限责任公司", "中国节能环保集团有限公司", "中国国际工程咨询有限公司",
+    "中国诚通控股集团有限公司", "中国中煤能源集团有限公司", "中国煤炭科工集团有限公司",
+    "机械科学研究总院集团有限公司", "中国中钢集团有限公司", "中国钢研科技集团有限公司", "中国化工集团有限公司",
+    "中国化学工程集团有限公司", "中国盐业集团有限公司", "中国建材集团有限公司", "中国有色矿业集团有限公司",
+    "有研科技集团有限公司", "矿冶科技集团有限公司", "中国国际技术智力合作集团有限公司", "中国建筑科学研究院有限公司",
+    "中国中车集团有限公司", "中国铁路通信信号集团有限公司", "中国铁路工程集团有限公司", "中国铁道建筑集团有限公司",
+    "中国交通建设集团有限公司", "中国普天信息产业集团有限公司", "中国信息通信科技集团有限公司",
+    "中国农业发展集团有限公司", "中国林业集团有限公司", "中国医药集团有限公司", "中国保利集团有限公司",
+    "中国建设科技有限公司", "中国冶金地质总局", "中国煤炭地质总局", "新兴际华集团有限公司",
+    "中国民航信息集团有限公司", "中国航空油料集团有限公司", "中国航空器材集团有限公司", "中国电力建设集团有限公司",
+    "中国能源建设集团有限公司", "中国黄金集团有限公司", "中国广核集团有限公司", "中国华录集团有限公司",
+    "上海诺基亚贝尔股份有限公司", "华侨城集团有限公司", "南光（集团）有限公司", "中国西电集团有限公司",
+    "中国铁路物资集团有限公司", "中国国新控股有限责任公司", "中国检验认证（集团）有限公司",
+    "中国融通资产管理集团有限公司", "中国安能建设集团有限公司",
+)
+
+# The one choice in the 推荐单位 list that stands for every 中央企业集团 or other unit; the form then asks which.
 OTHER_RECOMMENDER = "中央企业集团或其他有关单位"
+# The last choice in the 中央企业集团 list: a unit on no list, which the form asks to name in free text.
+UNLISTED_RECOMMENDER = "其他有关单位"
 
 
 @dataclass(frozen=True)
@@ -140,16 +176,23 @@ class Recommender:
         return RECOMMENDER_KINDS[self.kind].quota
 
 
+# The regional 推荐单位: the first list on the form.
 RECOMMENDERS: tuple[Recommender, ...] = (
     *(Recommender(n, RecommenderKind.PROVINCE, "省、自治区、直辖市及新疆生产建设兵团") for n in PROVINCES),
     *(Recommender(n, RecommenderKind.CITY, "计划单列市") for n in PLAN_CITIES),
     *(Recommender(n, RecommenderKind.CITY, "副省级省会城市") for n in SUB_PROVINCIAL_CAPITALS),
 )
-RECOMMENDERS_BY_NAME: dict[str, Recommender] = {r.name: r for r in RECOMMENDERS}
+# The central enterprises: the second list, behind OTHER_RECOMMENDER.
+CENTRAL_RECOMMENDERS: tuple[Recommender, ...] = tuple(
+    Recommender(n, RecommenderKind.CENTRAL, RECOMMENDER_KINDS[RecommenderKind.CENTRAL].name)
+    for n in CENTRAL_ENTERPRISES)
+# Every 推荐单位 chosen from a list, so verified by its name; anything else is an unlisted 其他有关单位.
+LISTED_RECOMMENDERS: tuple[Recommender, ...] = RECOMMENDERS + CENTRAL_RECOMMENDERS
+RECOMMENDERS_BY_NAME: dict[str, Recommender] = {r.name: r for r in LISTED_RECOMMENDERS}
 
 
 def recommender_kind(name: str) -> RecommenderKind:
-    """The kind of a 推荐单位 by name: a listed region or city, else a 中央企业集团 or other unit."""
+    """The kind of a 推荐单位 by name: a listed region, city or central enterprise, else an unlisted unit."""
     listed = RECOMMENDERS_BY_NAME.get(name)
     return listed.kind if listed else RecommenderKind.OTHER
 

@@ -1,9 +1,12 @@
-"""The call's rules as plain functions: the submission window, one project per applicant, quotas.
+"""The call's rules as plain functions: the submission window, one project per applicant, one name per
+推荐单位, quotas.
 
 每个项目限申报1个方向 needs no function: the 申报书 model takes exactly one direction."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +33,98 @@ def applicant_key(uscc: str) -> str:
     return f"USCC#{uscc}"
 
 
+# --- 推荐单位 named in free text ---------------------------------------------------------------------------------
+
+# Characters that change no visible letter but make two spellings differ, or reorder what is shown: C0/C1
+# controls, zero-width and bidi controls (U+200B-U+200F, U+202A-U+202E, U+2066-U+2069), word joiners, the BOM,
+# the Arabic letter mark, the soft hyphen and the Mongolian vowel separator.
+_INVISIBLE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+                        "\u2060-\u2064\u2066-\u2069\ufeff]")
+_NOT_ASCII = "[^\x00-\x7f]"
+_SPACE_IN_CJK = re.compile(f"(?<={_NOT_ASCII}) (?={_NOT_ASCII})")
+# What a name's key drops: punctuation and spaces (after NFKC, full-width brackets are ASCII ones).
+_PUNCTUATION = re.compile(r"[\W_]+")
+# Words around a name that do not make it another unit: company forms, 集团, the region's own suffix, and the
+# departments that act as a region's 推荐单位. Longest first, stripped repeatedly.
+_SUFFIXES = tuple(sorted((
+    "股份有限公司", "有限责任公司", "有限公司", "集团公司", "总公司", "公司", "集团", "控股", "股份",
+    "省", "市", "自治区", "壮族自治区", "回族自治区", "维吾尔自治区",
+    "人民政府", "政府", "工业和信息化厅", "工业和信息化局", "工业和信息化委员会", "工信厅", "工信局", "工信委",
+    "经济和信息化厅", "经济和信息化局", "经济和信息化委员会", "经信厅", "经信局", "经信委",
+    "大数据局", "大数据管理局", "大数据发展管理局", "大数据中心", "大数据产业主管部门", "主管部门",
+), key=len, reverse=True))
+_PREFIXES = ("中华人民共和国", "中国", "中华", "国家")
+# What people type when they mean a category rather than a unit.
+_CATEGORY_WORDS = ("中央企业", "央企", "中央企业集团或其他有关单位", "其他有关单位", "有关单位", "其他", "无")
+
+
+def clean_name(raw: str) -> str:
+    """A unit's name as stored and counted: NFKC (full-width letters and brackets become plain ones), invisible
+    and control characters removed, runs of whitespace made one space, and no space between two CJK characters
+    (so "河 北 省" is "河北省")."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", raw))
+    text = " ".join(text.split())
+    return _SPACE_IN_CJK.sub("", text)
+
+
+def name_key(name: str) -> str:
+    """What two spellings of one unit share: the cleaned name without punctuation, and without the company
+    forms, region suffixes and departments around it (中国电子科技集团有限公司 and 中国电子科技集团 → 电子科技)."""
+    key = _PUNCTUATION.sub("", clean_name(name))
+    while True:
+        before = key
+        for suffix in _SUFFIXES:
+            if key.endswith(suffix) and len(key) > len(suffix):
+                key = key[:-len(suffix)]
+                break
+        for prefix in _PREFIXES:
+            if key.startswith(prefix) and len(key) > len(prefix):
+                key = key[len(prefix):]
+                break
+        if key == before:
+            return key
+
+
+# Every listed 推荐单位 by its key (regions first); two listed units never share one (a test keeps it so).
+_LISTED_KEYS: dict[str, campaign.Recommender] = {}
+for _r in campaign.LISTED_RECOMMENDERS:
+    _LISTED_KEYS.setdefault(name_key(_r.name), _r)
+_CATEGORY_KEYS = frozenset(name_key(w) for w in _CATEGORY_WORDS)
+# A region's full name anywhere in a name (河北省工业和信息化厅); "市" before "场" is 市场, not a city.
+_REGION_NAMES = re.compile("|".join(
+    re.escape(n) + ("(?!场)" if n.endswith("市") else "")
+    for n in sorted((r.name for r in campaign.RECOMMENDERS), key=len, reverse=True)))
+
+
+@dataclass(frozen=True)
+class NameProblem:
+    code: str
+    message: str
+    listed: campaign.Recommender | None = None
+
+
+def unlisted_name_problem(name: str) -> NameProblem | None:
+    """Why a cleaned free-text 推荐单位 may not be used, or None. It may not be, or pose as, a listed one (the same
+    name in another spelling, a region's name inside it), since it would then be counted apart from that unit or
+    in its place; nor a category ("中央企业") instead of a unit."""
+    compact = _PUNCTUATION.sub("", name)
+    key = name_key(name)
+    listed = _LISTED_KEYS.get(key)
+    if listed is None and (m := _REGION_NAMES.search(compact)):
+        listed = campaign.RECOMMENDERS_BY_NAME[m.group(0)]
+    if listed is not None and listed.kind is campaign.RecommenderKind.CENTRAL:
+        return NameProblem("recommender_listed", f"“{listed.name}”在中央企业集团列表中：请在“中央企业集团”中直接"
+                                                 f"选择该单位，此处只填写列表以外的单位", listed)
+    if listed is not None:
+        return NameProblem("recommender_listed", f"“{listed.name}”在推荐单位列表中：请在“推荐单位”中直接选择"
+                                                 f"“{listed.name}”，此处只填写列表以外的单位", listed)
+    if key in _CATEGORY_KEYS:
+        return NameProblem("recommender_category", "请填写推荐单位的全称，而不是单位类别")
+    return None
+
+
+# --- quotas -----------------------------------------------------------------------------------------------------
+
 @dataclass(frozen=True)
 class QuotaUse:
     recommender: str
@@ -41,8 +136,15 @@ class QuotaUse:
     def over(self) -> bool:
         return self.count > self.quota
 
+    @property
+    def listed(self) -> bool:
+        """Chosen from a list (a region, a city, a central enterprise), so a known unit; otherwise a name typed by
+        the applicant under 其他有关单位, which nobody has verified."""
+        return self.kind is not campaign.RecommenderKind.OTHER
+
 
 def quota_use(counts: dict[str, int]) -> list[QuotaUse]:
-    """Each 推荐单位's submissions against its quota (10 / 5 / 3 by kind), fullest first."""
+    """Each 推荐单位's submissions against its quota (10 / 5 / 3 by kind): the listed units fullest first, then
+    apart from them the unlisted 其他有关单位, fullest first."""
     uses = [QuotaUse(name, campaign.recommender_kind(name), n, campaign.quota_for(name)) for name, n in counts.items()]
-    return sorted(uses, key=lambda u: (-u.count / u.quota, u.recommender))
+    return sorted(uses, key=lambda u: (not u.listed, -u.count / u.quota, u.recommender))

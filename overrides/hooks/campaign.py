@@ -136,10 +136,17 @@ def recommenders(_: Page) -> str:
     for group, members in groups.items():
         names = "、".join(r.name for r in members)
         rows.append(f"| {group} | {names} | {len(members)} | {members[0].quota} 个项目 |")
+    central = c.RECOMMENDER_KINDS[c.RecommenderKind.CENTRAL]
+    choice = f"见下方名单；在线申报时推荐单位选择“{c.OTHER_RECOMMENDER}”，再从{central.name}列表中选择"
+    rows.append(f"| {central.name} | {choice} | {len(c.CENTRAL_ENTERPRISES)} | {central.quota} 个项目 |")
     other = c.RECOMMENDER_KINDS[c.RecommenderKind.OTHER]
-    choice = f"不设名单，在线申报时选择“{c.OTHER_RECOMMENDER}”并填写单位全称"
+    choice = (f"不设名单，在线申报时推荐单位选择“{c.OTHER_RECOMMENDER}”，再选择“{c.UNLISTED_RECOMMENDER}”"
+              f"并填写单位全称（列表中已有的单位不能这样填写）")
     rows.append(f"| {other.name} | {choice} | — | {other.quota} 个项目 |")
-    return "\n".join(rows)
+    # The central enterprises are too many for a table cell: a paragraph of their full names below it.
+    listing = (f"**{central.name}名单**（国务院国资委监管的中央企业，共 {len(c.CENTRAL_ENTERPRISES)} 家）："
+               + "、".join(c.CENTRAL_ENTERPRISES) + "。")
+    return "\n".join(rows) + "\n\n" + listing
 
 
 def key_dates(_: Page) -> str:
@@ -208,6 +215,7 @@ SHORTCODES: dict[str, Render] = {
     "quota": lambda a, p: str(kind_arg(a).quota),
     "kind": lambda a, p: kind_arg(a).name,
     "other-recommender": lambda a, p: c.OTHER_RECOMMENDER,
+    "unlisted-recommender": lambda a, p: c.UNLISTED_RECOMMENDER,
     "recommender-count": lambda a, p: str(len(c.RECOMMENDERS)),
     # contacts
     "email": lambda a, p: f"[{c.CONTACTS.email}](mailto:{c.CONTACTS.email})",

@@ -91,12 +91,12 @@ def fill(page: Page, values: dict[str, Any]) -> None:
     for path, value in values.items():
         control = page.locator(f'[name="{path}"]')
         kind = control.evaluate("e => e.tagName.toLowerCase() + ':' + (e.type || '')")
+        if value == "" and not control.is_visible():
+            continue  # a conditional field the script hides
         if kind.startswith("select"):
             control.select_option(str(value))
         elif kind.endswith("checkbox"):
             control.set_checked(bool(value))
-        elif value == "" and not control.is_visible():
-            continue  # a conditional field the script hides
         else:
             control.fill(str(value))
 

@@ -14,6 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Route, expect
 
+from bdpilot import campaign
 from bdpilot.formhtml import flatten
 from tests.browser.apply_support import (
     ARTIFACTS,
@@ -243,6 +244,42 @@ def test_server_errors_are_shown_like_client_errors(watched: Watched, live: Any,
     expect(page.locator("#application-applicant-rd_staff-error")).to_contain_text("研发人员数不能超过职工人数")
     link.click()
     expect(page.locator("#application-applicant-rd_staff")).to_be_focused()
+
+
+def test_recommender_lists_open_in_turn_and_a_listed_unit_cannot_be_typed(watched: Watched, live: Any,
+                                                                           tmp_path: Path) -> None:
+    page = watched.page
+    watched.expected.append("status of 422")
+    open_form(page, live)
+    group = page.locator("#application-cover-recommender_group")
+    other = page.locator("#application-cover-recommender_other")
+    expect(group).to_be_hidden()
+    expect(other).to_be_hidden()
+    page.select_option("#application-cover-recommender", campaign.OTHER_RECOMMENDER)
+    expect(group).to_be_visible()
+    expect(other).to_be_hidden()
+    page.select_option("#application-cover-recommender_group", campaign.UNLISTED_RECOMMENDER)
+    expect(other).to_be_visible()
+    # Back to a region: the free-text box goes too, though the hidden list still holds 其他有关单位.
+    page.select_option("#application-cover-recommender", "河北省")
+    expect(group).to_be_hidden()
+    expect(other).to_be_hidden()
+    page.select_option("#application-cover-recommender", campaign.OTHER_RECOMMENDER)
+    expect(other).to_be_visible()
+
+    values = unique()
+    values.update({"application.cover.recommender": campaign.OTHER_RECOMMENDER,
+                   "application.cover.recommender_group": campaign.UNLISTED_RECOMMENDER,
+                   "application.cover.recommender_other": "中国电子科技集团"})
+    complete(page, tmp_path, values)
+    page.check('[name="application.pledge"]')
+    to_review(page)
+    page.click("#apply-confirm")
+    expect(page.locator("#error-summary")).to_be_focused()
+    message = "“中国电子科技集团有限公司”在中央企业集团列表中"
+    link = page.locator("#error-summary a", has_text=message)
+    assert link.get_attribute("href") == "#application-cover-recommender_other"
+    expect(page.locator("#application-cover-recommender_other-error")).to_contain_text(message)
 
 
 def test_draft_is_kept_in_the_browser_and_offered_back(watched: Watched, live: Any, tmp_path: Path) -> None:

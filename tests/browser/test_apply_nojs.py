@@ -14,6 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
+from bdpilot import campaign
 from bdpilot.formhtml import flatten
 from tests.browser.apply_support import Watched, answers, fill, new_page, pdf_file
 from tests.factories import uscc
@@ -85,7 +86,9 @@ def test_upload_step_then_form_then_receipt(nojs: Watched, live: Any, tmp_path: 
     expect(page.locator("[role=status]")).to_contain_text("已上传知识产权证明")
     page.get_by_role("link", name="继续填写申报书").click()
     expect(page.locator("h1")).to_contain_text("已上传2个附件")
-    values = answers(applicant={"uscc": uscc(random.randrange(10**12))})
+    # A central enterprise, chosen from its list: the second list is there without JavaScript too.
+    values = answers(applicant={"uscc": uscc(random.randrange(10**12))},
+                     cover={"recommender": campaign.OTHER_RECOMMENDER, "recommender_group": "中国电子科技集团有限公司"})
     fill(page, values)
     page.check("[name='application.pledge']")
     nojs.axe(page)

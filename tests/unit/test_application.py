@@ -92,9 +92,15 @@ def test_all_failing_fields_are_reported_at_once():
      "成立时间不能晚于今天"),
     ({"details": {"patents": 0, "software_copyrights": 0}}, "details.software_copyrights",
      "申报项目应拥有自主知识产权：发明专利数和软件著作权数至少有一项大于0"),
-    ({"cover": {"recommender": campaign.OTHER_RECOMMENDER}}, "cover.recommender_other",
-     "选择“中央企业集团或其他有关单位”时请填写推荐单位名称"),
+    ({"cover": {"recommender": campaign.OTHER_RECOMMENDER}}, "cover.recommender_group",
+     "选择“中央企业集团或其他有关单位”时请选择中央企业集团；不在列表中的有关单位选择“其他有关单位”"),
+    ({"cover": {"recommender": campaign.OTHER_RECOMMENDER, "recommender_group": campaign.UNLISTED_RECOMMENDER}},
+     "cover.recommender_other", "选择“其他有关单位”时请填写推荐单位名称"),
     ({"cover": {"recommender_other": "某集团"}}, "cover.recommender_other", "推荐单位已从列表中选择，此项应留空"),
+    ({"cover": {"recommender_group": "中国电子科技集团有限公司"}}, "cover.recommender_group",
+     "推荐单位已从列表中选择，此项应留空"),
+    ({"cover": {"recommender": campaign.OTHER_RECOMMENDER, "recommender_group": "中国电子科技集团有限公司",
+                "recommender_other": "某集团"}}, "cover.recommender_other", "推荐单位已从列表中选择，此项应留空"),
     ({"pledge": False}, "pledge", "请阅读并勾选申报单位承诺"),
 ])
 def test_cross_field_rules(sections, path, message):
@@ -106,6 +112,7 @@ def test_cross_field_rules(sections, path, message):
 
 def test_other_recommender_by_name():
     app = Application.model_validate(full(cover={"recommender": campaign.OTHER_RECOMMENDER,
+                                                 "recommender_group": campaign.UNLISTED_RECOMMENDER,
                                                  "recommender_other": "中国示例集团有限公司"}))
     assert app.cover.recommender_name == "中国示例集团有限公司"
     assert campaign.quota_for(app.cover.recommender_name) == 3
@@ -137,6 +144,7 @@ def test_schema_carries_titles_help_widgets_and_messages():
     assert cover["properties"]["direction"]["enum"] == [d.number for d in campaign.DIRECTIONS]
     assert cover["properties"]["direction"]["x-labels"][0].startswith("方向1")
     assert len(cover["properties"]["recommender"]["enum"]) == len(campaign.RECOMMENDERS) + 1
+    assert len(cover["properties"]["recommender_group"]["enum"]) == len(campaign.CENTRAL_ENTERPRISES) + 1
     uscc = schema["$defs"]["Applicant"]["properties"]["uscc"]
     assert uscc["title"] == "统一社会信用代码" and uscc["x-messages"]["pattern"].startswith("统一社会信用代码")
     assert schema["$defs"]["Project"]["properties"]["summary"]["maxLength"] == 500

@@ -210,9 +210,9 @@ def test_requirements_quotas_and_recommenders(site: Path) -> None:
     for info in c.RECOMMENDER_KINDS.values():
         assert re.search(rf"<td>{re.escape(info.name)}</td>\s*<td>{info.quota} 个项目</td>", html), info.name
     text = "".join(article(html).text)
-    for r in c.RECOMMENDERS:
+    for r in c.LISTED_RECOMMENDERS:
         assert r.name in text
-    assert c.OTHER_RECOMMENDER in text
+    assert c.OTHER_RECOMMENDER in text and c.UNLISTED_RECOMMENDER in text
     assert fmt_deadline(c.DEADLINE) in text
     assert f"为期 {c.PILOT_YEARS} 年" in text
     assert f"限申报 {c.PROJECTS_PER_APPLICANT} 个项目" in text and f"限申报 {c.DIRECTIONS_PER_PROJECT} 个方向" in text
@@ -251,7 +251,7 @@ def test_pages_do_not_restate_campaign_facts_by_hand() -> None:
         f"{c.DEADLINE.month}月{c.DEADLINE.day}日", f"为期{c.PILOT_YEARS}年", f"为期 {c.PILOT_YEARS} 年",
         *(p.phone for p in c.CONTACTS.people), *(p.name for p in c.CONTACTS.people),
         *(d.name for d in c.DIRECTIONS), *(cat.name for cat in c.CATEGORIES),
-        *(info.name for info in c.RECOMMENDER_KINDS.values()), *(r.name for r in c.RECOMMENDERS),
+        *(info.name for info in c.RECOMMENDER_KINDS.values()), *(r.name for r in c.LISTED_RECOMMENDERS),
         *(f"{info.quota} 个项目" for info in c.RECOMMENDER_KINDS.values()),
         *(f"不超过{info.quota}" for info in c.RECOMMENDER_KINDS.values()),
     }
