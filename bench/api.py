@@ -57,10 +57,8 @@ def handler_vs_store(rounds: int) -> tuple[float, float]:
         os.environ["BDPILOT_TABLE"], os.environ["BDPILOT_BUCKET"] = out["TableName"], out["SubmissionsBucketName"]
         api._store.cache_clear()
         store = api.store_for(api.settings.load())
-        token = json.loads(invoke(rest_event("GET", "/api/campaign"))["body"])["form_token"]
-        owner = submission.owner_of(token)
 
-        def upload(name: str) -> None:
+        def upload(name: str, owner: str) -> None:
             store.s3.put_object(Bucket=store.bucket, Key=f"uploads/{name}", Body=PDF, ContentType="application/pdf",
                                 Metadata={"owner": owner})
 
@@ -68,9 +66,11 @@ def handler_vs_store(rounds: int) -> tuple[float, float]:
         clock.now = lambda: real_now() + timedelta(seconds=5)
         handler_times, store_times = [], []
         for i in range(rounds):
+            # A form token admits one stored submission: each round is a fresh form.
+            token = json.loads(invoke(rest_event("GET", "/api/campaign"))["body"])["form_token"]
             ids = [f"{i:016x}{'a' * 16}", f"{i:016x}{'b' * 16}"]
             for upload_id in ids:
-                upload(upload_id)
+                upload(upload_id, submission.owner_of(token))
             body = json.dumps({"application": application(applicant={"uscc": uscc(i)},
                                                           attachments=attachments(*ids)),
                                "form_token": token, "website": ""}, ensure_ascii=False)
@@ -87,14 +87,16 @@ def handler_vs_store(rounds: int) -> tuple[float, float]:
             data = json.dumps(record["record"], ensure_ascii=False).encode()
             start = time.perf_counter()
             store.replay(f"bare-key-{i:08d}")
+            store.form_used(f"FORM#bare{i}")
+            etags = [store.inspect_upload(upload_id).etag for upload_id in ids]
             store.applicant_taken(f"USCC#bare{i}")
-            for upload_id in ids:
-                store.inspect_upload(upload_id)
+            store.claim_reference(ref, f"bare-key-{i:08d}")
             for n, upload_id in enumerate(ids):
-                store.copy_upload(upload_id, ref, f"x-{n}.pdf")
+                store.copy_upload(upload_id, ref, f"x-{n}.pdf", etags[n])
             store.put_record(ref, data, "0" * 64)
             store.commit({"reference": ref, "entity": "SUB", "received_at": "2019", "direction": "1",
-                          "recommender": "北京市"}, f"USCC#bare{i}", f"bare-key-{i:08d}", "h", {"r": ref}, 0)
+                          "recommender": "北京市"}, f"USCC#bare{i}", f"bare-key-{i:08d}", "h", {"r": ref}, 0,
+                         f"FORM#bare{i}", 0)
             store_times.append(time.perf_counter() - start)
         clock.now = real_now
     return statistics.median(handler_times[5:]), statistics.median(store_times[5:])

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import requests
 from moto import mock_aws
 
 from bdpilot import api, campaign, clock
 from bdpilot.local import invoke, rest_event
+from tests import s3post
 from tests.factories import PDF, application, attachments, idempotency_key
 from tests.live import LiveRun, build_site, start_live, stop_live
 
@@ -48,6 +50,7 @@ class Aws:
     bucket: str
     s3: Any
     dynamodb: Any
+    region: str = "us-east-1"
 
     def keys(self, prefix: str = "") -> list[str]:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
@@ -107,17 +110,24 @@ class Applicant:
 
     def __init__(self, aws: Aws, now: Clock) -> None:
         self.aws, self.now = aws, now
+        self.new_form()
+
+    def new_form(self) -> None:
+        """Open the form again (a reload): a fresh form token, since a token admits one stored submission."""
         reply = call("GET", "/api/campaign")
         assert reply.status == 200, reply.body
         self.token = reply.body["form_token"]
 
     def upload(self, data: bytes = PDF, *, filename: str = "文件.pdf") -> str:
-        """Ask for a presigned POST, then put the bytes where it points, as the browser does."""
+        """Ask for a presigned POST, then post the form with the file where it points, as the browser does.
+        moto accepts any POST, so the form is first checked the way S3 checks it (tests/s3post.py)."""
         reply = call("POST", "/api/uploads", {"form_token": self.token, "filename": filename, "size": len(data)})
         assert reply.status == 201, reply.body
-        fields = reply.body["fields"]
-        self.aws.s3.put_object(Bucket=self.aws.bucket, Key=fields["key"], Body=data,
-                               ContentType=fields["Content-Type"], Metadata={"owner": fields["x-amz-meta-owner"]})
+        url, fields = reply.body["url"], reply.body["fields"]
+        assert s3post.problems(url, fields, file_size=len(data), now=datetime.now(UTC), region=self.aws.region,
+                               secret_key=boto3.Session().get_credentials().secret_key) == []
+        posted = requests.post(url, data=fields, files={"file": (filename, data, "application/pdf")}, timeout=30)
+        assert posted.status_code == 204, posted.text
         return reply.body["upload_id"]
 
     def body(self, **sections: Any) -> dict[str, Any]:

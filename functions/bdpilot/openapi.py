@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from bdpilot import __version__, campaign
 from bdpilot.application import Application
+from bdpilot.reference import PATTERN as REFERENCE
 
 
 class Window(BaseModel):
@@ -59,7 +60,7 @@ class SubmissionRequest(BaseModel):
 
 
 class Receipt(BaseModel):
-    reference: str = Field(pattern=r"^BD2020-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$")
+    reference: str = Field(pattern=REFERENCE.pattern)
     digest: str = Field(pattern="^[0-9a-f]{64}$", description="record 规范化JSON的SHA-256，纸质版打印此值")
     received_at: str
     record: dict[str, Any]

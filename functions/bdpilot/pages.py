@@ -151,7 +151,7 @@ def rejected(exc: Rejection, payload: Mapping[str, Any] | None, fresh_token: str
     token = payload.get("form_token") or ""
     errors = [f.as_dict() for f in exc.fields]
     message = exc.message
-    if exc.code in ("form_token_invalid", "idempotency_key_reused") or not token:
+    if exc.code in ("form_token_invalid", "form_token_used", "idempotency_key_reused") or not token:
         # A page that was open too long, or a form saved to disk: a fresh token; the answers stay.
         token, errors, message = fresh_token, [e for e in errors if e["path"] != "form_token"], RESUBMIT
     return form_page(values, errors, str(token), message)

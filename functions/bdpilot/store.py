@@ -7,10 +7,13 @@ Bucket layout:   uploads/<id>                              raw browser uploads (
 Table items:     SUB#<ref>    the index item admins list and filter (GSIs by time, direction, 推荐单位)
                  USCC#<code>  guard: one project per applicant
                  IDEM#<key>   the first response to an Idempotency-Key, replayed on retries
+                 REF#<ref>    claim on a reference by one Idempotency-Key, taken before any object is written
+                 FORM#<nonce> a form token that has been used for a stored submission
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterator
@@ -32,12 +35,22 @@ IDEMPOTENCY_DAYS = 30
 _CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
 
 
+def s3_config(endpoint_url: str | None) -> Config:
+    """SigV4 always: S3 refuses SigV2 for SSE-KMS objects and for buckets created after June 2020. On AWS the
+    bucket's regional virtual-hosted address (https://<bucket>.s3.<region>.amazonaws.com, .com.cn in China):
+    the global endpoint answers a bucket elsewhere with a redirect that a browser's form POST cannot follow.
+    A local stand-in (an endpoint URL) has no per-bucket host names, so it is addressed by path."""
+    return _CONFIG.merge(Config(signature_version="s3v4", s3={
+        "addressing_style": "path" if endpoint_url else "virtual", "us_east_1_regional_endpoint": "regional"}))
+
+
 class StorageUnavailable(Exception):
     """S3 or DynamoDB failed in a way a later retry may fix (throttling, 5xx, timeouts, denied access)."""
 
 
 class Conflict(Exception):
-    """A conditional write lost: `what` is "applicant" (the USCC guard) or "key" (the Idempotency-Key)."""
+    """A conditional write lost: `what` is "applicant" (the USCC guard), "key" (the Idempotency-Key),
+    "form" (the form token was used already) or "reference" (another key holds the reference)."""
 
     def __init__(self, what: str) -> None:
         super().__init__(what)
@@ -50,6 +63,7 @@ class UploadInfo:
     content_type: str
     owner: str
     head: bytes
+    etag: str = ""
 
 
 def record_key(reference: str) -> str:
@@ -79,7 +93,7 @@ class Store:
 
     @cached_property
     def s3(self) -> Any:
-        return self._session.client("s3", endpoint_url=self._endpoint, config=_CONFIG)
+        return self._session.client("s3", endpoint_url=self._endpoint, config=s3_config(self._endpoint))
 
     @cached_property
     def dynamodb(self) -> Any:
@@ -126,19 +140,47 @@ class Store:
                 first = self.s3.get_object(Bucket=self.bucket, Key=key, Range="bytes=0-7")["Body"].read()
             except (ClientError, BotoCoreError) as exc:
                 raise _unavailable(exc) from exc
-        return UploadInfo(size, head.get("ContentType", ""), head.get("Metadata", {}).get("owner", ""), first)
+        return UploadInfo(size, head.get("ContentType", ""), head.get("Metadata", {}).get("owner", ""), first,
+                          head.get("ETag", ""))
 
     # --- public function: the submission ------------------------------------------------------------------
 
-    def copy_upload(self, upload_id: str, reference: str, name: str) -> None:
+    def claim_reference(self, reference: str, idempotency_key: str) -> bool:
+        """Hold a reference for one Idempotency-Key before anything is written under submissions/<ref>/, so a
+        colliding reference can never overwrite another applicant's objects. True when the claim is (or already
+        was) this key's; False when another key holds it."""
         try:
-            self.s3.copy_object(
+            self.dynamodb.put_item(
+                TableName=self.table, Item=_marshal({"pk": f"REF#{reference}", "key": idempotency_key}),
+                ConditionExpression="attribute_not_exists(pk) OR #k = :k",
+                ExpressionAttributeNames={"#k": "key"}, ExpressionAttributeValues={":k": {"S": idempotency_key}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        return True
+
+    def copy_upload(self, upload_id: str, reference: str, name: str, etag: str) -> str:
+        """Copy a checked upload into the submission; returns the copy's SHA-256 (hex), computed by S3.
+
+        The copy is made only if the upload is still the object that was checked (its ETag), so bytes swapped
+        in after the check cannot ride along. S3 computes a SHA-256 of the copy (a POST upload is one part, so
+        it is the file's whole-object hash) and it goes into the record, whose digest then covers the file."""
+        try:
+            result = self.s3.copy_object(
                 Bucket=self.bucket, Key=attachment_key(reference, name),
-                CopySource={"Bucket": self.bucket, "Key": upload_key(upload_id)},
-                ContentType="application/pdf", MetadataDirective="REPLACE",
+                CopySource={"Bucket": self.bucket, "Key": upload_key(upload_id)}, CopySourceIfMatch=etag,
+                ContentType="application/pdf", MetadataDirective="REPLACE", ChecksumAlgorithm="SHA256",
             )
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
+        checksum = result.get("CopyObjectResult", {}).get("ChecksumSHA256")
+        if not checksum:
+            raise StorageUnavailable("ChecksumMissing")
+        return base64.b64decode(checksum).hex()
 
     def put_record(self, reference: str, body: bytes, digest: str) -> None:
         try:
@@ -164,15 +206,20 @@ class Store:
             return None
         return item["request_hash"]["S"], json.loads(item["response"]["S"])
 
+    def form_used(self, form_pk: str) -> bool:
+        return self._get_item(form_pk) is not None
+
     def commit(self, index: dict[str, str | int], guard_pk: str, idempotency_key: str, request_hash: str,
-               response: dict[str, Any], expires_at: int) -> None:
-        """One transaction: the index item, the applicant guard and the idempotency record, all or nothing."""
+               response: dict[str, Any], expires_at: int, form_pk: str, form_expires_at: int) -> None:
+        """One transaction, all or nothing: the index item, the applicant guard, the idempotency record and the
+        used form token (a token admits one stored submission; a replay is answered before it is checked)."""
         reference = str(index["reference"])
         items = [
             {"pk": f"SUB#{reference}", **index},
             {"pk": guard_pk, "reference": reference, "received_at": index["received_at"]},
             {"pk": f"IDEM#{idempotency_key}", "reference": reference, "request_hash": request_hash,
              "response": json.dumps(response, ensure_ascii=False), "expires_at": expires_at},
+            {"pk": form_pk, "expires_at": form_expires_at},
         ]
         try:
             self.dynamodb.transact_write_items(TransactItems=[
@@ -192,6 +239,8 @@ class Store:
                 raise Conflict("key") from exc
             if 1 in failed:
                 raise Conflict("applicant") from exc
+            if 3 in failed:
+                raise Conflict("form") from exc
             raise _unavailable(exc) from exc
         except BotoCoreError as exc:
             raise _unavailable(exc) from exc
@@ -348,6 +397,21 @@ class Store:
             inner = exc.__cause__ or exc.__context__
             raise _unavailable(inner if isinstance(inner, ClientError | BotoCoreError) else exc) from exc
         return key
+
+    # --- admin: checking what is stored (issue 11) ---------------------------------------------------------
+
+    def get_record_object(self, reference: str) -> tuple[bytes, str | None] | None:
+        """record.json's bytes and the SHA-256 written beside it as metadata (from the same GET); None if
+        missing."""
+        try:
+            got = self.s3.get_object(Bucket=self.bucket, Key=record_key(reference))
+            return got["Body"].read(), got.get("Metadata", {}).get("sha256")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                return None
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
 
 
 def _marshal(item: dict[str, Any]) -> dict[str, Any]:

@@ -1,11 +1,14 @@
 """Taking in a 申报书: the steps between a parsed request and a stored, indexed record.
 
 Order matters and is chosen so that nothing half-written is ever visible:
-  replay check → form token → window → validation → honeypot → applicant pre-check → upload checks
-  → copy attachments → put record.json → one DynamoDB transaction (index + USCC guard + idempotency record).
+  replay check → form token → window → validation → honeypot → form-token-used pre-check → upload checks
+  → applicant pre-check → claim the reference → copy attachments (S3 hashes each copy) → put record.json
+  → one DynamoDB transaction (index + USCC guard + idempotency record + used form token).
 The index item is the last thing written, so admins (who list through the index) never see a record that is
 missing a file, and a failed transaction leaves at most unindexed objects under the same reference, which a
-retry with the same Idempotency-Key overwrites.
+retry with the same Idempotency-Key overwrites. The reference is claimed for that key before any object is
+written, so no post can overwrite another applicant's objects. Whether a USCC has applied is only told to a post
+that is valid in every other respect, uploads included.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from pydantic import ValidationError
 from bdpilot import campaign, reference, rules, settings, tokens
 from bdpilot.application import ATTACHMENT_KINDS, Application
 from bdpilot.errors import FieldError, field_errors
-from bdpilot.store import Conflict, Store, UploadInfo
+from bdpilot.store import Conflict, StorageUnavailable, Store, UploadInfo
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+REFERENCE_ATTEMPTS = 4
 HONEYPOT = "website"
 PDF_MAGIC = b"%PDF-"
 
@@ -125,6 +129,8 @@ def request_upload(store: Store, cfg: settings.Settings, now: datetime, payload:
         problems.append(FieldError("content_type", "只能上传PDF文件"))
     if problems:
         raise Rejection(422, "validation_failed", "无法上传该文件", problems)
+    if store.form_used(form_key(token)):
+        raise _form_used()
     upload_id = secrets.token_hex(16)
     post = store.presign_upload(upload_id, owner_of(token), max_bytes=settings.MAX_UPLOAD_BYTES,
                                 expires=settings.UPLOAD_EXPIRES_SECONDS)
@@ -139,13 +145,21 @@ def _closed(cfg: settings.Settings) -> Rejection:
 
 
 def _validate(raw: Any) -> Application:
+    from bdpilot import bounds, errors
+
     if not isinstance(raw, dict):
         raise invalid("application", "缺少申报书内容")
+    summary = "申报书有需要修改的地方，请按提示修改后重新提交"
+    # Sizes and counts first, whichever way the 申报书 came (JSON or a plain form): pydantic's time and its list
+    # of errors grow with what it is given. Then at most errors.MAX_LISTED field errors in the answer.
+    problems = bounds.check(raw, bounds.shape_of(Application), "application")
+    if problems:
+        raise Rejection(422, "validation_failed", *errors.listed(summary, problems))
     try:
         return Application.model_validate(raw)
     except ValidationError as exc:
-        raise Rejection(422, "validation_failed", "申报书有需要修改的地方，请按提示修改后重新提交",
-                        field_errors(Application, exc, "application")) from exc
+        problems = field_errors(Application, exc, "application")
+        raise Rejection(422, "validation_failed", *errors.listed(summary, problems)) from exc
 
 
 def upload_problem(info: UploadInfo | None, owner: str, label: str) -> str | None:
@@ -175,7 +189,7 @@ def _check_uploads(store: Store, app: Application, owner: str) -> list[dict[str,
         else:
             numbers[item.kind] = numbers.get(item.kind, 0) + 1
             files.append({"kind": item.kind.value, "title": title, "filename": item.filename,
-                          "upload_id": item.upload_id, "size": info.size,
+                          "upload_id": item.upload_id, "size": info.size, "etag": info.etag,
                           "name": f"{item.kind.value}-{numbers[item.kind]}.pdf"})
     if problems:
         raise Rejection(422, "validation_failed", "附件需要重新上传", problems)
@@ -212,22 +226,25 @@ def submit(store: Store, cfg: settings.Settings, now: datetime, payload: Any, ke
                   "files": []}
         body = {"reference": fake, "digest": digest(canonical(record)), "received_at": received_at, "record": record}
         return Accepted(201, body, fake, "honeypot")
+    form = form_key(token)
+    if store.form_used(form):
+        raise _form_used()
+    files = _check_uploads(store, app, owner_of(token))
     guard = rules.applicant_key(app.applicant.uscc)
     if store.applicant_taken(guard):
         raise _duplicate()
-    files = _check_uploads(store, app, owner_of(token))
 
-    ref = reference.reference_for(cfg.secret, key)
+    ref = _claim_reference(store, cfg, key)
+    for f in files:
+        f["sha256"] = store.copy_upload(f["upload_id"], ref, f["name"], f["etag"])
     record = {
         "reference": ref,
         "received_at": received_at,
         "application": app.model_dump(mode="json"),
-        "files": [{k: f[k] for k in ("kind", "title", "filename", "size", "name")} for f in files],
+        "files": [{k: f[k] for k in RECORD_FILE_FIELDS} for f in files],
     }
     data = canonical(record)
     sha = digest(data)
-    for f in files:
-        store.copy_upload(f["upload_id"], ref, f["name"])
     store.put_record(ref, data, sha)
 
     body = {"reference": ref, "digest": sha, "received_at": received_at, "record": record}
@@ -238,17 +255,46 @@ def submit(store: Store, cfg: settings.Settings, now: datetime, payload: Any, ke
         "attachments": len(files),
     }
     expires = int((now + timedelta(days=30)).timestamp())
+    # A used token is remembered for as long as it could be presented again.
+    form_expires = int(now.timestamp()) + settings.TOKEN_MAX_AGE_SECONDS + 86400
     try:
-        store.commit(index, guard, key, fingerprint, body, expires)
+        store.commit(index, guard, key, fingerprint, body, expires, form, form_expires)
     except Conflict as exc:
         if exc.what == "applicant":
             raise _duplicate() from exc
+        if exc.what == "form":
+            raise _form_used() from exc
         # The same key won a race with us: answer as the winner did, or refuse a different body.
         replay = store.replay(key)
         if replay is not None and replay[0] == fingerprint:
             return Accepted(201, replay[1], replay[1]["reference"], "replayed")
         raise _key_reused() from exc
     return Accepted(201, body, ref, "stored")
+
+
+# What the record says of each stored attachment; sha256 puts the file's bytes under the record's digest.
+RECORD_FILE_FIELDS = ("kind", "title", "filename", "size", "name", "sha256")
+
+
+def form_key(token: str) -> str:
+    """The table item that marks a form token as used: its signed random part names it."""
+    return f"FORM#{token.split('.')[1]}"
+
+
+def _claim_reference(store: Store, cfg: settings.Settings, key: str) -> str:
+    """The reference for this Idempotency-Key, held for it before anything is written. A reference already held
+    by another key (a collision: 75 bits make it all but impossible) moves on to the key's next candidate."""
+    for attempt in range(REFERENCE_ATTEMPTS):
+        ref = reference.reference_for(cfg.secret, key, attempt)
+        if store.claim_reference(ref, key):
+            return ref
+    raise StorageUnavailable("ReferenceExhausted")
+
+
+def _form_used() -> Rejection:
+    return Rejection(409, "form_token_used",
+                     "此页面已提交过一份申报书，不能再次提交。如需为其他单位申报，请刷新页面后重新填写；"
+                     "已提交的申报书以回执中的申报编号为准")
 
 
 def _key_reused() -> Rejection:

@@ -27,6 +27,7 @@ def test_handler_logs_hold_references_not_people(aws, applicant, capfd, caplog):
     logging.getLogger(api.logger.name).addHandler(handler)
     body = applicant.body()
     ok = applicant.submit(body)
+    applicant.new_form()
     dup = applicant.submit(applicant.body())
     bad = applicant.submit(applicant.body(contact={"email": "someone@bad"}, applicant={"uscc": "91110000600037341X"}))
     assert (ok.status, dup.status, bad.status) == (201, 409, 422)

@@ -54,6 +54,7 @@ def applications(draw: st.DrawFn) -> dict[str, Any]:
 @given(data=applications())
 def test_accepted_records_round_trip_through_storage_and_export(aws, applicant, tmp_path_factory, data):
     data["applicant"]["uscc"] = uscc(next(_counter))
+    applicant.new_form()  # each example is another person's form
     data["attachments"] = attachments(applicant.upload(), applicant.upload())
     reply = applicant.submit({"application": data, "form_token": applicant.token, "website": ""})
     assert reply.status == 201, reply.body

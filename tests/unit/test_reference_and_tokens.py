@@ -19,14 +19,29 @@ def test_reference_shape_and_check():
     assert ref != reference.reference_for(b"other", "key-0123456789abcdef")
 
 
-@given(st.text(min_size=16, max_size=40), st.integers(0, 7), st.sampled_from(reference.ALPHABET))
+def test_references_carry_at_least_60_bits():
+    # 35 bits fell to a birthday search in seconds; every reference must come from a space of ≥ 2^60.
+    body = len(reference.reference_for(SECRET, "key-0123456789abcdef").replace("-", "")) - len(reference.PREFIX) - 1
+    assert len(reference.ALPHABET) ** body >= 2**60
+    refs = {reference.reference_for(SECRET, f"key-{i:016d}") for i in range(20_000)}
+    assert len(refs) == 20_000
+
+
+def test_attempts_give_other_references_for_the_same_key():
+    key = "key-0123456789abcdef"
+    refs = [reference.reference_for(SECRET, key, attempt) for attempt in range(4)]
+    assert len(set(refs)) == 4 and all(reference.is_valid(r) for r in refs)
+    assert refs[0] == reference.reference_for(SECRET, key)
+
+
+@given(st.text(min_size=16, max_size=40), st.integers(0, 15), st.sampled_from(reference.ALPHABET))
 def test_any_single_mistyped_character_is_caught(key, position, char):
     ref = reference.reference_for(SECRET, key)
-    code = ref.replace("-", "")[6:]
+    code = ref.replace("-", "")[len(reference.PREFIX):]
     if code[position] == char:
         return
     typo = code[:position] + char + code[position + 1:]
-    assert not reference.is_valid(f"BD2020-{typo[:4]}-{typo[4:]}")
+    assert not reference.is_valid(reference.format_code(typo))
 
 
 def test_token_round_trip_and_age_bounds():
