@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from bdpilot import clock, formdata, pages, settings, submission, tokens
+from bdpilot import bounds, clock, formdata, pages, settings, submission, tokens
 from bdpilot.application import form_schema
 from bdpilot.store import StorageUnavailable, Store
 from bdpilot.submission import Rejection
@@ -75,11 +75,17 @@ def _json_body() -> Any:
         raise Rejection(415, "unsupported_media_type", "请求内容类型应为 application/json")
     data = _body_bytes()
     try:
-        return json.loads(data.decode("utf-8"))
+        payload = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise Rejection(400, "malformed", "请求内容不是有效的UTF-8文本") from exc
     except (ValueError, RecursionError) as exc:
         raise Rejection(400, "malformed", "请求内容不是有效的JSON") from exc
+    # Sizes, counts and text checked against the route's models before anything walks the body (the replay hash,
+    # pydantic): what a body costs must not grow with what a client packs into 256 KB. Not an object: a 400 later.
+    refused = bounds.refused(event.path, payload)
+    if refused:
+        raise Rejection(422, "validation_failed", *refused)
+    return payload
 
 
 def _header(name: str) -> str | None:

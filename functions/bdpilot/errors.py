@@ -52,10 +52,18 @@ TEMPLATES: dict[str, str] = {
     "too_short": "{title}至少需要{min_length}项",
     "extra_forbidden": "表单中没有“{title}”这一项，请勿提交表单以外的内容",
     "control_chars": "{title}含有不可见的控制字符，请删除后重试",
+    "lone_surrogate": "{title}含有无法识别的字符，请删除后重新输入",
+    "too_many_keys": "{title}含有{count}项表单以外的内容，请勿提交表单以外的内容",
     "date_in_future": "{title}不能晚于今天",
     "invalid": "{title}填写不正确",
     **formats.MESSAGES,
 }
+
+
+# An answer lists at most this many failing fields; the summary says how many more there are.
+MAX_LISTED = 30
+# A key that is not the form's is quoted in its message at most this long.
+SHOWN_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,7 @@ def _widget(info: FieldInfo | None) -> str | None:
 def _message(model: type[BaseModel], error: Any, loc: tuple[str | int, ...]) -> str:
     info = field_info(model, loc)
     named = [p for p in loc if isinstance(p, str)]
-    title = (info.title if info and info.title else None) or (named[-1] if named else "申报书")
+    title = (info.title if info and info.title else None) or (shown(named[-1]) if named else "申报书")
     kind = error["type"]
     if kind in ("too_long", "too_short") and isinstance(error.get("input"), str):
         kind = f"string_{kind}"
@@ -138,3 +146,17 @@ def field_errors(model: type[BaseModel], exc: ValidationError, prefix: str = "")
         path = ".".join(str(p) for p in (prefix, *loc) if p != "")
         result.append(FieldError(path, _message(model, error, loc)))
     return result
+
+
+def shown(name: str) -> str:
+    """A key the client chose, fit to quote: shortened, and a lone surrogate (which cannot be encoded) as "?"."""
+    name = name.encode("utf-8", "replace").decode("utf-8")
+    return name if len(name) <= SHOWN_CHARS else name[:SHOWN_CHARS] + "…"
+
+
+def listed(summary: str, fields: list[FieldError]) -> tuple[str, list[FieldError]]:
+    """The summary and the field errors an answer carries: at most MAX_LISTED, and how many more in the summary."""
+    hidden = len(fields) - MAX_LISTED
+    if hidden <= 0:
+        return summary, fields
+    return f"{summary}（另有{hidden}处问题未列出）", fields[:MAX_LISTED]

@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from bdpilot import settings, tokens
+from bdpilot import bounds, settings, tokens
 from bdpilot.store import Store
 from bdpilot.submission import Rejection, canonical
 
@@ -49,19 +49,31 @@ def _listify(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     items = {k: _listify(v) for k, v in node.items()}
-    if items and all(k.isdigit() for k in items):
+    if items and all(k.isascii() and k.isdigit() and len(k) <= 9 for k in items):  # what int() takes, cheaply
         return [items[k] for k in sorted(items, key=int)]
     return items
+
+
+@cache
+def _max_parts() -> int:
+    """The most dotted parts a control's name has: "application" and the 申报书's deepest field below it."""
+    from bdpilot.application import Application
+
+    return 1 + bounds.depth(bounds.shape_of(Application))
 
 
 def nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """[("application.cover.direction", "3"), …] → {"cover": {"direction": "3"}, …}."""
     root: dict[str, Any] = {}
     booleans = _booleans()
+    deepest = _max_parts()
     for name, value in pairs:
-        parts = name.split(".")
+        parts = name.split(".", deepest)
         if parts[0] != ROOT or len(parts) < 2 or "" in parts:
             continue
+        if len(parts) > deepest:
+            # No control of the form is named that deep; the nesting (and _listify's recursion) stays the form's.
+            raise Rejection(400, "malformed", "表单内容无法处理，请刷新页面后重新填写提交")
         node = root
         for part in parts[1:-1]:
             child = node.setdefault(part, {})
@@ -97,6 +109,10 @@ def parse(body: bytes, header_key: str | None) -> Posted:
     payload: dict[str, Any] = {"application": application, "form_token": token}
     if "website" in top:
         payload["website"] = top["website"]
+    # The same ceiling as a JSON body, before the answers are hashed, validated or drawn back into the form.
+    refused = bounds.refused("/api/submissions", payload)
+    if refused:
+        raise Rejection(422, "validation_failed", *refused)
     key = header_key or top.get("idempotency_key") or derive_key(token, application)
     return Posted(payload, key)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,17 +26,20 @@ def issue(secret: bytes, now: datetime) -> str:
     return f"{payload}.{_sign(secret, payload)}"
 
 
+# What `issue` makes: issued-at milliseconds, a nonce, the signature (ASCII only).
+_SHAPE = re.compile(r"([0-9]{1,15})\.[0-9a-f]{16}\.[0-9a-f]{32}")
+
+
 def check(secret: bytes, token: object, now: datetime, *, min_seconds: int, max_seconds: int) -> TokenProblem | None:
     """None when the token is genuine and its age is within bounds."""
-    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 100:
+    # Only the shape `issue` makes gets further: any other string (non-ASCII, a lone surrogate, digits that int()
+    # refuses) would otherwise reach compare_digest or encode() and fail there instead of being refused.
+    if not isinstance(token, str) or not (parts := _SHAPE.fullmatch(token)):
         return TokenProblem("invalid")
     payload, signature = token.rsplit(".", 1)
     if not hmac.compare_digest(signature, _sign(secret, payload)):
         return TokenProblem("invalid")
-    try:
-        issued_ms = int(payload.split(".", 1)[0])
-    except ValueError:
-        return TokenProblem("invalid")
+    issued_ms = int(parts.group(1))
     age = now.timestamp() - issued_ms / 1000
     if age > max_seconds or age < -60:
         return TokenProblem("invalid")
