@@ -6,6 +6,10 @@
 Needs AWS credentials allowed to manage the stack's resources (CloudFormation, IAM, S3, DynamoDB, KMS, Lambda,
 API Gateway, WAF, CloudFront, CloudWatch, SNS). Outside China it first creates or updates `bdpilot-<stage>-edge`
 in us-east-1 (infra/edge.yaml, the distribution's web ACL). Run it from the repository (it reads infra/ and mkdocs.yml).
+
+Safe by construction: arguments are checked before anything is created (deploy_checks), a rolled-back first
+deploy is explained and re-created, change sets are read and refused when they would replace or remove the data
+(deploy_cfn), and the zip the stack uses never expires from the artifacts bucket (deploy_package).
 """
 
 from __future__ import annotations
@@ -14,84 +18,43 @@ import argparse
 import hashlib
 import mimetypes
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import tomllib
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from bdpilot.deploy_cfn import StackState, check_state, deploy_stack, stack_state
+from bdpilot.deploy_checks import PROTECTED, DeployError, check_combination, check_values, leftover_names, refuse
+from bdpilot.deploy_package import (
+    PROVIDED_BY_RUNTIME,
+    SUPERSEDED,
+    ZIP_NAME,
+    build_package,
+    ensure_artifacts_bucket,
+    files,
+    lambda_platform,
+    runtime_requirements,
+    settle_artifacts,
+    upload_artifact,
+)
+
+__all__ = ["PROVIDED_BY_RUNTIME", "ZIP_NAME", "DeployError", "build_package", "deploy_stack", "lambda_platform",
+           "main", "runtime_requirements"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parents[1]
 TEMPLATE = ROOT / "infra" / "template.yaml"
+# Applied as the stack policy on create and update when present (it forbids replacing or deleting the data).
+STACK_POLICY = ROOT / "infra" / "stack-policy.json"
 # The CloudFront-scope web ACL: its own stack, because such web ACLs exist only in us-east-1.
 EDGE_TEMPLATE = ROOT / "infra" / "edge.yaml"
 EDGE_REGION = "us-east-1"
 # NoEcho parameters generated here: on create, and on the first update of a stack made before they existed
 # (CloudFormation refuses UsePreviousValue for a parameter the stack does not have).
 SECRET_PARAMETERS = ("AppSecret", "OriginVerifySecret")
-ZIP_NAME = "bdpilot-function.zip"
-# The Lambda Python runtime ships these; bundling them only adds ~20 MB.
-PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
-LAMBDA_PLATFORM = ["--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.12",
-                   "--only-binary=:all:"]
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip, byte for byte
-
-
-class DeployError(Exception):
-    """A failure with a message meant for the person deploying."""
-
-
-# ---------------------------------------------------------------- packaging
-
-
-def runtime_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
-    """The project's runtime dependencies, minus what the Lambda runtime already provides."""
-    declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
-
-    def name(requirement: str) -> str:
-        return requirement.split("[")[0].split(">")[0].split("<")[0].split("=")[0].split(";")[0].strip().lower()
-
-    return [r for r in declared if name(r) not in PROVIDED_BY_RUNTIME]
-
-
-def _files(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            yield path
-
-
-def build_package(out_dir: Path) -> Path:
-    """pip-install the runtime dependencies for Lambda (Linux x86_64, CPython 3.12) next to the bdpilot package
-    and zip them deterministically; return the zip's path. Needs PyPI (or a pip index), not AWS."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    build = out_dir / "function"
-    shutil.rmtree(build, ignore_errors=True)
-    build.mkdir()
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-               "--target", str(build), *LAMBDA_PLATFORM, *runtime_requirements()]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise DeployError(f"pip could not install the function's dependencies:\n{result.stderr.strip()}")
-    for provided in PROVIDED_BY_RUNTIME:  # in case a dependency pulled them in
-        shutil.rmtree(build / provided, ignore_errors=True)
-        for info in build.glob(f"{provided}-*.dist-info"):
-            shutil.rmtree(info)
-    shutil.rmtree(build / "bin", ignore_errors=True)  # console scripts: unused, and they embed local paths
-    shutil.copytree(PACKAGE_DIR, build / "bdpilot", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-
-    archive = out_dir / ZIP_NAME
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bundle:
-        for path in _files(build):
-            entry = zipfile.ZipInfo(path.relative_to(build).as_posix(), date_time=ZIP_EPOCH)
-            entry.external_attr = 0o644 << 16
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            bundle.writestr(entry, path.read_bytes())
-    return archive
 
 
 # ---------------------------------------------------------------- AWS steps
@@ -108,75 +71,6 @@ def check_credentials(session: Any) -> dict[str, str]:
             "没有可用的 AWS 凭证，无法部署。请先配置凭证（如 `aws configure` 或设置 AWS_PROFILE）。\n"
             f"No usable AWS credentials ({error}). Configure them (e.g. `aws configure`, AWS_PROFILE) and retry."
         ) from error
-
-
-def ensure_artifacts_bucket(s3: Any, name: str, region: str) -> None:
-    """The bucket for function zips and templates: outside the stack, which needs the zip before it exists."""
-    from botocore.exceptions import ClientError
-
-    try:
-        s3.head_bucket(Bucket=name)
-        return
-    except ClientError as error:
-        if error.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
-            raise
-    config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    s3.create_bucket(Bucket=name, **config)
-    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=dict.fromkeys(
-        ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True))
-    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [
-        {"ID": "old-artifacts", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 90}}]})
-
-
-def upload_artifact(s3: Any, bucket: str, path: Path, prefix: str) -> str:
-    """Upload under a content-addressed key, so a changed zip is a changed CodeKey (and updates the function)."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
-    key = f"{prefix}/{digest}{path.suffix}"
-    s3.upload_file(str(path), bucket, key)
-    return key
-
-
-def deploy_stack(cfn: Any, name: str, template_url: str | None, parameters: dict[str, str | None], *,
-                 template_body: str | None = None) -> dict[str, str]:
-    """Create or update through a change set (what `aws cloudformation deploy` does); return the outputs.
-    A parameter given as None keeps its previous value. The template is at template_url, or template_body."""
-    try:
-        (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
-        kind = "CREATE" if stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
-    except cfn.exceptions.ClientError as error:
-        if "does not exist" not in str(error):
-            raise
-        kind = "CREATE"
-    params = [{"ParameterKey": k, "UsePreviousValue": True} if v is None else {"ParameterKey": k, "ParameterValue": v}
-              for k, v in parameters.items()]
-    change_set = f"bdpilot-{int(time.time())}"
-    source = {"TemplateBody": template_body} if template_body is not None else {"TemplateURL": template_url}
-    cfn.create_change_set(StackName=name, ChangeSetName=change_set, ChangeSetType=kind, **source,
-                          Parameters=params, Capabilities=["CAPABILITY_IAM"])
-    try:
-        cfn.get_waiter("change_set_create_complete").wait(StackName=name, ChangeSetName=change_set,
-                                                          WaiterConfig={"Delay": 5, "MaxAttempts": 120})
-    except Exception as error:
-        described = cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
-        reason = described.get("StatusReason", "")
-        if "didn't contain changes" in reason or "No updates" in reason:
-            cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
-            print("stack: no changes")
-            (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
-            return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        raise DeployError(f"change set failed: {reason}") from error
-    print(f"stack: executing {kind.lower()} of {name} (CloudFront can take 5-15 minutes)")
-    cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
-    waiter = "stack_create_complete" if kind == "CREATE" else "stack_update_complete"
-    try:
-        cfn.get_waiter(waiter).wait(StackName=name, WaiterConfig={"Delay": 15, "MaxAttempts": 240})
-    except Exception as error:
-        events = cfn.describe_stack_events(StackName=name)["StackEvents"][:30]
-        failures = [f"  {e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
-                    for e in events if e["ResourceStatus"].endswith("FAILED")]
-        raise DeployError("stack deployment failed:\n" + "\n".join(failures)) from error
-    (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -203,7 +97,7 @@ def sync_site(s3: Any, bucket: str, site: Path) -> tuple[int, int]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         remote |= {o["Key"]: o["ETag"].strip('"') for o in page.get("Contents", [])}
     uploaded = 0
-    for path in _files(site):
+    for path in files(site):
         key = path.relative_to(site).as_posix()
         data = path.read_bytes()
         if remote.pop(key, None) == hashlib.md5(data, usedforsecurity=False).hexdigest():
@@ -236,53 +130,72 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--stack-name", help="default: bdpilot-<stage>")
     parser.add_argument("--site-domain", help="the site's host name (default: the CloudFront domain)")
     parser.add_argument("--certificate-arn", help="ACM certificate in us-east-1 for --site-domain")
-    parser.add_argument("--alarm-email", help="address for alarm notifications (confirm the SNS e-mail)")
-    parser.add_argument("--deadline", help="ISO datetime closing the window of a new round ('' = campaign's)")
+    parser.add_argument("--alarm-email", help="address for alarm notifications (confirm the SNS e-mail); required "
+                        "for --stage prod unless the stack already has one")
+    parser.add_argument("--deadline", help="ISO 8601 datetime closing the window of a new round, Beijing time "
+                        "unless it has an offset ('' = campaign's)")
     parser.add_argument("--reserved-concurrency", help="function concurrency cap (0 = unreserved)")
     parser.add_argument("--rotate-secret", action="store_true", help="issue a new form-token secret")
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], session: Any = None) -> int:
+    """`session`: a boto3 Session to deploy with (tests); by default one for --region and the usual credentials."""
     args = parse_args(argv)
     try:
-        return _deploy(args)
+        return _deploy(args, session)
     except DeployError as error:
         print(f"bdpilot deploy: {error}", file=sys.stderr)
         return 1
 
 
-def _deploy(args: argparse.Namespace) -> int:
+def _deploy(args: argparse.Namespace, session: Any = None) -> int:
     import boto3
 
-    session = boto3.Session(region_name=args.region)
+    from bdpilot import stack
+
+    template = stack.load_template(TEMPLATE)
+    session = session or boto3.Session(region_name=args.region)
+    region = args.region or session.region_name
+    check_values(args, template, region)  # nothing asked of AWS yet
     identity = check_credentials(session)
-    region = session.region_name
     if not region:
         raise DeployError("没有指定 AWS 区域 / no AWS region: pass --region or set AWS_REGION.")
     account = identity["Account"]
     stack_name = args.stack_name or f"bdpilot-{args.stage}"
     print(f"deploying {stack_name} to account {account} in {region} as {identity['Arn']}")
 
-    s3, cfn = session.client("s3"), session.client("cloudformation")
+    s3, cfn = session.client("s3", region_name=region), session.client("cloudformation", region_name=region)
+    # Everything below up to the artifacts bucket only reads: a refusal leaves the account as it was.
+    state = stack_state(cfn, stack_name)
+    check_state(cfn, stack_name, state)
+    previous = state.parameters if state.updatable else None
+    effective = check_combination(args, previous)
+    if previous is None:
+        leftovers = leftover_names(session, template, stage=args.stage, account=account, region=region)
+        if leftovers:
+            raise refuse("以下资源是之前删除或回滚的堆栈保留下来的，名称与新堆栈冲突，创建会失败。"
+                         "请确认其中没有需要的数据后删除或改名（或换一个 --stage）：\n  " + "\n  ".join(leftovers),
+                         "These were kept by an earlier, deleted or rolled-back stack and carry the names the new "
+                         "stack needs, so creating it would fail: check they hold nothing you need, then delete or "
+                         "rename them (or use another --stage).")
+
     with tempfile.TemporaryDirectory(prefix="bdpilot-deploy-") as tmp:
         work = Path(tmp)
-        archive = build_package(work)
-        print(f"package: {archive.stat().st_size / 1e6:.1f} MB")
+        archive = build_package(work, template)
+        print(f"package: {archive.stat().st_size / 1e6:.1f} MB for {' '.join(lambda_platform(template)[:2])}")
         site = build_site(work)
 
         artifacts = f"bdpilot-artifacts-{account}-{region}"
         ensure_artifacts_bucket(s3, artifacts, region)
         code_key = upload_artifact(s3, artifacts, archive, f"{args.stage}/function")
-        template_key = upload_artifact(s3, artifacts, TEMPLATE, f"{args.stage}/template")
-        template_url = f"https://{artifacts}.s3.{region}.amazonaws.com/{template_key}"
-        if region.startswith("cn-"):
-            template_url = f"https://{artifacts}.s3.{region}.amazonaws.com.cn/{template_key}"
+        # CloudFormation copies the template when the change set is made: the upload is never needed again.
+        template_key = upload_artifact(s3, artifacts, TEMPLATE, f"{args.stage}/template", state=SUPERSEDED)
+        suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+        template_url = f"https://{artifacts}.s3.{region}.{suffix}/{template_key}"
 
         edge_acl = deploy_edge(session, args.stage, region)
-        existing = _stack_parameter_keys(cfn, stack_name)
-        exists = existing is not None
-        keep = None if exists else ""  # optional values: keep the previous one on update, default on create
+        keep = None if previous is not None else ""  # optional values: keep the previous one on update
         parameters: dict[str, str | None] = {
             "Stage": args.stage,
             "CodeBucket": artifacts,
@@ -292,11 +205,20 @@ def _deploy(args: argparse.Namespace) -> int:
             "AlarmEmail": args.alarm_email if args.alarm_email is not None else keep,
             "DeadlineOverride": args.deadline if args.deadline is not None else keep,
             "ReservedConcurrency": args.reserved_concurrency if args.reserved_concurrency is not None else
-            (None if exists else "50"),
+            (None if previous is not None else "50"),
             "EdgeWebAclArn": edge_acl,
-            **secret_parameters(existing, rotate=args.rotate_secret),
+            **secret_parameters(None if previous is None else set(previous), rotate=args.rotate_secret),
         }
-        outputs = deploy_stack(cfn, stack_name, template_url, parameters)
+        old_code = _previous_code_key(state, artifacts)
+        policy = STACK_POLICY.read_text(encoding="utf-8") if STACK_POLICY.is_file() else None
+        try:
+            outputs = deploy_stack(cfn, stack_name, template_url, parameters, stack_policy=policy,
+                                   protected=PROTECTED)
+        except DeployError:
+            # The stack kept (or rolled back to) its previous zip; the new one is litter unless it is that zip.
+            settle_artifacts(s3, artifacts, live=old_code, previous=None, new=code_key)
+            raise
+        settle_artifacts(s3, artifacts, live=code_key, previous=old_code, new=code_key)
 
         uploaded, deleted = sync_site(s3, outputs["SiteBucketName"], site)
         print(f"site: {uploaded} files uploaded, {deleted} removed")
@@ -306,7 +228,19 @@ def _deploy(args: argparse.Namespace) -> int:
     )
     print(f"\nsite:   {outputs['SiteUrl']}\napi:    {outputs['ApiUrl']}\n"
           f"admins: attach {outputs['AdminPolicyArn']} to the administrators' IAM users or roles")
+    if args.alarm_email:
+        print(f"\n请到 {effective.alarm_email} 的邮箱点击 AWS 通知邮件"
+              "（AWS Notification - Subscription Confirmation）中的确认链接；确认之前，告警不会发给任何人。\n"
+              f"Confirm the SNS subscription: open the e-mail AWS sent to {effective.alarm_email} and click its "
+              "link. Until then the alarms reach nobody.")
     return 0
+
+
+def _previous_code_key(state: StackState, bucket: str) -> str | None:
+    """The zip the stack referred to before this deploy, when it is in this artifacts bucket."""
+    if not state.updatable or state.parameters.get("CodeBucket") != bucket:
+        return None
+    return state.parameters.get("CodeKey") or None
 
 
 def secret_parameters(existing: set[str] | None, *, rotate: bool = False) -> dict[str, str | None]:
@@ -329,19 +263,6 @@ def deploy_edge(session: Any, stage: str, region: str) -> str:
     outputs = deploy_stack(cfn, f"bdpilot-{stage}-edge", None, {"Stage": stage},
                            template_body=EDGE_TEMPLATE.read_text(encoding="utf-8"))
     return outputs["WebAclArn"]
-
-
-def _stack_parameter_keys(cfn: Any, name: str) -> set[str] | None:
-    """The parameter names of an existing stack; None when there is no stack (or only a pending first one)."""
-    try:
-        (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
-    except cfn.exceptions.ClientError as error:
-        if "does not exist" in str(error):
-            return None
-        raise
-    if stack["StackStatus"] == "REVIEW_IN_PROGRESS":
-        return None
-    return {p["ParameterKey"] for p in stack.get("Parameters", [])}
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ MOTO_SKIPPED_TYPES: frozenset[str] = frozenset(
         "AWS::SNS::Subscription",
         "AWS::Lambda::Function",
         "AWS::Lambda::Permission",
+        "AWS::WAFv2::LoggingConfiguration", "AWS::CloudFront::CloudFrontOriginAccessIdentity", "AWS::ApiGateway::Account",  # noqa: E501
     }
 )
 

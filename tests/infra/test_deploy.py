@@ -1,9 +1,11 @@
-"""`bdpilot deploy` up to the point where it needs AWS: packaging, the credentials check, the site sync."""
+"""`bdpilot deploy` up to the point where it needs AWS: packaging, the credentials check, the site sync.
+(The stack steps run end to end against moto in test_deploy_moto.py; the checks alone in test_deploy_checks.py.)"""
 
 from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -15,8 +17,9 @@ MAX_ZIP_BYTES = 10 * 1024 * 1024
 
 
 @pytest.mark.slow
-def test_package_holds_the_handler_and_its_dependencies_but_not_boto3(tmp_path: Path) -> None:
-    archive = deploy.build_package(tmp_path / "a")
+def test_package_holds_the_handler_and_its_dependencies_but_not_boto3(tmp_path: Path,
+                                                                      template: dict[str, Any]) -> None:
+    archive = deploy.build_package(tmp_path / "a", template)
     assert archive.is_file()
     assert archive.stat().st_size <= MAX_ZIP_BYTES
     names = set(zipfile.ZipFile(archive).namelist())
@@ -25,10 +28,15 @@ def test_package_holds_the_handler_and_its_dependencies_but_not_boto3(tmp_path: 
     assert {"aws_lambda_powertools", "pydantic", "pydantic_core"} <= top
     assert not {"boto3", "botocore", "s3transfer", "bin"} & top
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
-    # Built for the Lambda runtime (CPython 3.12, Linux x86_64), not for this machine.
-    assert any(n.startswith("pydantic_core/") and n.endswith("cpython-312-x86_64-linux-gnu.so") for n in names)
+    # Built for the template's Lambda runtime and architecture (arm64: aarch64 wheels), not for this machine.
+    function = template["Resources"]["Function"]["Properties"]
+    machine = {"arm64": "aarch64", "x86_64": "x86_64"}[function.get("Architectures", ["x86_64"])[0]]
+    version = function["Runtime"].removeprefix("python").replace(".", "")
+    suffix = f"cpython-{version}-{machine}-linux-gnu.so"
+    assert any(n.startswith("pydantic_core/") and n.endswith(suffix) for n in names), suffix
+    assert not any(n.endswith(".so") and "linux-gnu" in n and not n.endswith(suffix) for n in names)
     # Deterministic: the same inputs give the same bytes, so an unchanged function is not redeployed.
-    assert deploy.build_package(tmp_path / "b").read_bytes() == archive.read_bytes()
+    assert deploy.build_package(tmp_path / "b", template).read_bytes() == archive.read_bytes()
 
 
 def test_runtime_requirements_leave_out_what_lambda_provides() -> None:

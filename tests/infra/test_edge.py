@@ -13,6 +13,7 @@ import pytest
 
 from bdpilot import api, deploy, settings, stack
 from bdpilot.store import Store
+from tests.infra.cfn_eval import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 EDGE = ROOT / "infra" / "edge.yaml"
@@ -52,14 +53,11 @@ def substitute(text: str, values: dict[str, str]) -> str:
 PSEUDO = {"us-east-1": "amazonaws.com", "ap-northeast-1": "amazonaws.com", "cn-north-1": "amazonaws.com.cn"}
 
 
-def resolved_site_csp(resources: dict[str, Any], region: str, stage: str = "prod",
-                      account: str = "123456789012") -> str:
+def resolved_site_csp(resources: dict[str, Any], region: str, stage: str = "prod") -> str:
     """The site CSP as CloudFormation would render it in this region (Fn::Sub with its variable map)."""
-    text, variables = sub(headers_config(resources, {"Ref": "SecurityHeadersPolicy"})[
+    rendered = Stack(stack.load_template(), region, {"Stage": stage})
+    return rendered.value(headers_config(resources, {"Ref": "SecurityHeadersPolicy"})[
         "ContentSecurityPolicy"]["ContentSecurityPolicy"])
-    pseudo = {"AWS::Region": region, "AWS::URLSuffix": PSEUDO[region], "AWS::AccountId": account, "Stage": stage}
-    values = {**pseudo, **{name: substitute(sub(v)[0], pseudo) for name, v in variables.items()}}
-    return substitute(text, values)
 
 
 def directive(csp: str, name: str) -> list[str]:
@@ -127,7 +125,9 @@ def test_site_csp_allows_no_inline_script_but_by_hash(resources: dict[str, Any])
 @pytest.mark.parametrize("region", ["us-east-1", "ap-northeast-1", "cn-north-1"])
 def test_csp_names_exactly_the_regional_virtual_hosted_upload_endpoint(
         resources: dict[str, Any], region: str, fake_credentials: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    bucket = f"bdpilot-prod-data-123456789012-{region}"
+    # The bucket's name as this region's stack would make it (unique per stack: infra/adr/0003-safe-deploys.md).
+    bucket = Stack(stack.load_template(), region).value(resources["SubmissionsBucket"]["Properties"]["BucketName"])
+    assert bucket.startswith(f"bdpilot-prod-data-{region}-") and len(bucket) <= 63
     origin = f"https://{bucket}.s3.{region}.{PSEUDO[region]}"
     csp = resolved_site_csp(resources, region)
     for name in ("connect-src", "form-action"):

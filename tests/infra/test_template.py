@@ -55,7 +55,7 @@ def test_every_bucket_blocks_public_access_and_refuses_plain_http(resources: dic
         assert block == dict.fromkeys(("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls",
                                        "RestrictPublicBuckets"), True), name
         assert bucket["Properties"]["BucketEncryption"], name
-        deny = [s for s in statements(policies[name]) if s["Effect"] == "Deny"]
+        deny = [s for s in statements(policies[name]) if s.get("Effect") == "Deny"]  # Fn::If ones allow
         assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Principal"] == "*"
                    and s["Action"] == "s3:*" and len(as_list(s["Resource"])) == 2 for s in deny), name
 
@@ -66,12 +66,12 @@ def test_submissions_bucket_is_kms_encrypted_versioned_and_expires_uploads(resou
     assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms",
                                                       "KMSMasterKeyID": {"Fn::GetAtt": ["DataKey", "Arn"]}}
     assert resources["DataKey"]["Properties"]["EnableKeyRotation"] is True
-    assert resources["DataKey"]["DeletionPolicy"] == "Retain"
+    assert resources["DataKey"]["DeletionPolicy"] == "RetainExceptOnCreate"
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     rules = props["LifecycleConfiguration"]["Rules"]
     assert {"Prefix": "uploads/", "ExpirationInDays": 7, "Status": "Enabled"}.items() <= rules[0].items()
     assert any(r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") == 30 for r in rules)
-    assert resources["SubmissionsBucket"]["DeletionPolicy"] == "Retain"
+    assert resources["SubmissionsBucket"]["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_cors_allows_only_post_from_the_site(resources: dict[str, Any]) -> None:
@@ -97,7 +97,8 @@ def test_table_shape_recovery_and_encryption(resources: dict[str, Any]) -> None:
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True and props["SSESpecification"]["SSEType"] == "KMS"
-    assert props["DeletionProtectionEnabled"] is True
+    # Deletion protection would make a failed first create's rollback fail (tests/infra/test_operations.py).
+    assert "DeletionProtectionEnabled" not in props
 
 
 def test_function_configuration(resources: dict[str, Any], template: dict[str, Any]) -> None:
@@ -105,7 +106,7 @@ def test_function_configuration(resources: dict[str, Any], template: dict[str, A
     assert props["Runtime"] == "python3.12" and props["Handler"] == "bdpilot.api.handler"
     assert set(props["Environment"]["Variables"]) == {"BDPILOT_TABLE", "BDPILOT_BUCKET", "BDPILOT_SECRET",
                                                       "BDPILOT_DEADLINE", "BDPILOT_STAGE", "BDPILOT_SITE_URL",
-                                                      "POWERTOOLS_SERVICE_NAME"}
+                                                      "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
     assert props["Environment"]["Variables"]["BDPILOT_SECRET"] == {"Ref": "AppSecret"}
     assert template["Parameters"]["AppSecret"]["NoEcho"] is True
     assert props["ReservedConcurrentExecutions"]["Fn::If"][1] == {"Ref": "ReservedConcurrency"}
@@ -116,7 +117,8 @@ def test_function_configuration(resources: dict[str, Any], template: dict[str, A
 def function_statements(resources: dict[str, Any]) -> list[dict[str, Any]]:
     role = resources["FunctionRole"]["Properties"]
     assert role["ManagedPolicyArns"] == [{"Ref": "FunctionPolicy"}]
-    found = statements(resources["FunctionPolicy"]["Properties"]["PolicyDocument"])
+    # A copy: += on the template's own list would change the session-wide parsed template for later tests.
+    found = list(statements(resources["FunctionPolicy"]["Properties"]["PolicyDocument"]))
     for inline in role["Policies"]:
         found += statements(inline["PolicyDocument"])
     return found
@@ -186,7 +188,9 @@ def test_api_stage_is_throttled_and_behind_a_waf(resources: dict[str, Any]) -> N
 def test_distribution_is_https_with_security_headers_and_routes_api(resources: dict[str, Any]) -> None:
     config = resources["Distribution"]["Properties"]["DistributionConfig"]
     origins = {o["Id"]: o for o in config["Origins"]}
-    assert origins["site"]["OriginAccessControlId"] == {"Fn::GetAtt": ["SiteOriginAccessControl", "Id"]}
+    # Origin access control outside China, an origin access identity there (tests/infra/test_china.py).
+    assert origins["site"]["OriginAccessControlId"] == {
+        "Fn::If": ["IsChina", {"Ref": "AWS::NoValue"}, {"Fn::GetAtt": ["SiteOriginAccessControl", "Id"]}]}
     assert origins["api"]["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
     (api_behavior,) = config["CacheBehaviors"]
@@ -213,10 +217,10 @@ def test_csp_names_the_bucket_the_stack_creates(resources: dict[str, Any]) -> No
 
 
 def test_alarms_notify_the_topic(resources: dict[str, Any]) -> None:
+    """Which alarms watch what: tests/infra/test_operations.py."""
     alarms = of_type(resources, "AWS::CloudWatch::Alarm").values()
-    metrics = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms}
-    assert metrics == {("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), ("AWS/ApiGateway", "5XXError")}
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
+    assert all(a["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
     subscription = resources["AlarmEmailSubscription"]
     assert subscription["Condition"] == "HasAlarmEmail"
     assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}

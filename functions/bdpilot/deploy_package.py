@@ -1,0 +1,158 @@
+"""What `bdpilot deploy` ships: the function zip, built for the runtime and architecture the template declares,
+and the artifacts bucket that holds it for as long as the stack refers to it."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from bdpilot.deploy_checks import DeployError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT = PACKAGE_DIR.parents[1]
+ZIP_NAME = "bdpilot-function.zip"
+# The Lambda Python runtime ships these; bundling them only adds ~20 MB.
+PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
+# Lambda's architectures and the wheel platform that runs on each (Amazon Linux, glibc >= 2.17).
+WHEEL_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
+FUNCTION_LOGICAL_ID = "Function"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip, byte for byte
+
+# Artifacts are tagged so the bucket's lifecycle can expire what no stack uses any more, and only that:
+# S3 lifecycle filters can select by tag but not exclude by one, so the live zip carries no expiring tag.
+ARTIFACT_TAG = "bdpilot-artifact"
+LIVE, SUPERSEDED = "live", "superseded"
+SUPERSEDED_DAYS = 30  # a superseded zip stays this long, for a manual rollback to the previous build
+ARTIFACT_LIFECYCLE: dict[str, Any] = {"Rules": [
+    {"ID": "expire-superseded-artifacts", "Status": "Enabled",
+     "Filter": {"Tag": {"Key": ARTIFACT_TAG, "Value": SUPERSEDED}}, "Expiration": {"Days": SUPERSEDED_DAYS}},
+    {"ID": "abort-incomplete-multipart", "Status": "Enabled", "Filter": {"Prefix": ""},
+     "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+]}
+
+
+class PackageError(DeployError):
+    """Packaging failed; the message is for the person deploying."""
+
+
+# ---------------------------------------------------------------- the function zip
+
+
+def runtime_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+    """The project's runtime dependencies, minus what the Lambda runtime already provides."""
+    declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+
+    def name(requirement: str) -> str:
+        return requirement.split("[")[0].split(">")[0].split("<")[0].split("=")[0].split(";")[0].strip().lower()
+
+    return [r for r in declared if name(r) not in PROVIDED_BY_RUNTIME]
+
+
+def lambda_platform(template: Mapping[str, Any]) -> list[str]:
+    """pip's target options for the function the template declares (its Runtime and Architectures), so the
+    wheels in the zip are the ones the runtime can load: a zip built for x86_64 fails on arm64 at import time."""
+    props = template["Resources"][FUNCTION_LOGICAL_ID]["Properties"]
+    runtime = props["Runtime"]
+    if not isinstance(runtime, str) or not runtime.startswith("python3."):
+        raise PackageError(f"the function's Runtime must be a python3.x literal, not {runtime!r}")
+    architectures = props.get("Architectures", ["x86_64"])  # Lambda's default
+    if not isinstance(architectures, list) or len(architectures) != 1 or architectures[0] not in WHEEL_PLATFORMS:
+        raise PackageError(f"the function's Architectures must be one of {sorted(WHEEL_PLATFORMS)}, "
+                           f"not {architectures!r}")
+    return ["--platform", WHEEL_PLATFORMS[architectures[0]], "--implementation", "cp",
+            "--python-version", runtime.removeprefix("python"), "--only-binary=:all:"]
+
+
+def files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            yield path
+
+
+def build_package(out_dir: Path, template: Mapping[str, Any] | None = None) -> Path:
+    """pip-install the runtime dependencies for the template's Lambda runtime and architecture next to the
+    bdpilot package and zip them deterministically; return the zip's path. Needs PyPI (or a pip index), not AWS."""
+    if template is None:
+        from bdpilot import stack
+
+        template = stack.load_template()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    build = out_dir / "function"
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir()
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+               "--target", str(build), *lambda_platform(template), *runtime_requirements()]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise PackageError(f"pip could not install the function's dependencies:\n{result.stderr.strip()}")
+    for provided in PROVIDED_BY_RUNTIME:  # in case a dependency pulled them in
+        shutil.rmtree(build / provided, ignore_errors=True)
+        for info in build.glob(f"{provided}-*.dist-info"):
+            shutil.rmtree(info)
+    shutil.rmtree(build / "bin", ignore_errors=True)  # console scripts: unused, and they embed local paths
+    shutil.copytree(PACKAGE_DIR, build / "bdpilot", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+    archive = out_dir / ZIP_NAME
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bundle:
+        for path in files(build):
+            entry = zipfile.ZipInfo(path.relative_to(build).as_posix(), date_time=ZIP_EPOCH)
+            entry.external_attr = 0o644 << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            bundle.writestr(entry, path.read_bytes())
+    return archive
+
+
+# ---------------------------------------------------------------- the artifacts bucket
+
+
+def ensure_artifacts_bucket(s3: Any, name: str, region: str) -> None:
+    """The bucket for function zips and templates: outside the stack, which needs the zip before it exists.
+    The lifecycle is (re)applied on every deploy, replacing the rule of earlier versions that expired every
+    object after 90 days, the zip in use included (CloudFormation reads it again to replace or roll back the
+    function)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_bucket(Bucket=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
+            raise
+        config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=name, **config)
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=dict.fromkeys(
+            ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True))
+    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration=ARTIFACT_LIFECYCLE)
+
+
+def upload_artifact(s3: Any, bucket: str, path: Path, prefix: str, *, state: str | None = None) -> str:
+    """Upload under a content-addressed key, so a changed zip is a changed CodeKey (and updates the function).
+    An unchanged zip keeps its key and its tag (re-uploading would not change the bytes)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+    key = f"{prefix}/{digest}{path.suffix}"
+    extra = {"Tagging": f"{ARTIFACT_TAG}={state}"} if state else {}
+    s3.upload_file(str(path), bucket, key, ExtraArgs=extra)
+    return key
+
+
+def tag_artifact(s3: Any, bucket: str, key: str, state: str) -> None:
+    s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": [{"Key": ARTIFACT_TAG, "Value": state}]})
+
+
+def settle_artifacts(s3: Any, bucket: str, *, live: str | None, previous: str | None, new: str) -> None:
+    """After a deploy: tag the zip the stack now refers to `live` and every other one touched `superseded`
+    (the previous build after a successful update, or the new build when the update was refused or failed)."""
+    if live is not None:
+        tag_artifact(s3, bucket, live, LIVE)
+    for key in {previous, new} - {live, None}:
+        try:
+            tag_artifact(s3, bucket, key, SUPERSEDED)  # type: ignore[arg-type]
+        except s3.exceptions.ClientError as error:  # a previous zip already gone: nothing left to expire
+            if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+                raise

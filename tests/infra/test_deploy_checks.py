@@ -1,0 +1,121 @@
+"""The pieces of `bdpilot deploy`'s safety checks that need no AWS: change set review, the platform the bundle is
+built for, the deadline and the stack policy file."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bdpilot import campaign, deploy, deploy_checks, deploy_package
+
+
+def change(logical_id: str, action: str, replacement: str | None = None,
+           resource_type: str = "AWS::DynamoDB::Table") -> dict[str, Any]:
+    resource = {"Action": action, "LogicalResourceId": logical_id, "ResourceType": resource_type}
+    if replacement is not None:
+        resource["Replacement"] = replacement
+    return {"Type": "Resource", "ResourceChange": resource}
+
+
+def test_replacing_or_removing_a_data_resource_is_dangerous_and_named() -> None:
+    changes = [
+        change("SubmissionsTable", "Modify", "True"),
+        change("SubmissionsBucket", "Modify", "Conditional", "AWS::S3::Bucket"),
+        change("DataKey", "Remove", resource_type="AWS::KMS::Key"),
+    ]
+    found = deploy_checks.dangerous_changes(changes)
+    assert len(found) == 3
+    assert found[0].startswith("SubmissionsTable (AWS::DynamoDB::Table)") and "Replacement: True" in found[0]
+    assert found[1].startswith("SubmissionsBucket") and "Conditional" in found[1]
+    assert found[2].startswith("DataKey") and "removed" in found[2]
+
+
+def test_ordinary_changes_pass() -> None:
+    changes = [
+        change("SubmissionsTable", "Modify", "False"),  # e.g. a new GSI: updated in place
+        change("SubmissionsBucket", "Modify", "False", "AWS::S3::Bucket"),
+        change("Function", "Modify", "True", "AWS::Lambda::Function"),  # not data: may be replaced
+        change("SiteBucket", "Remove", resource_type="AWS::S3::Bucket"),
+        change("NewAlarm", "Add", resource_type="AWS::CloudWatch::Alarm"),
+    ]
+    assert deploy_checks.dangerous_changes(changes) == []
+
+
+def test_the_protected_resources_are_the_templates_data(resources: dict[str, Any]) -> None:
+    """A renamed data resource would silently fall out of the protection."""
+    types = {name: resources[name]["Type"] for name in deploy_checks.PROTECTED}
+    assert types == {"SubmissionsTable": "AWS::DynamoDB::Table", "SubmissionsBucket": "AWS::S3::Bucket",
+                     "DataKey": "AWS::KMS::Key"}
+    assert deploy.PROTECTED == deploy_checks.PROTECTED
+
+
+def test_the_stack_policy_deploy_applies_forbids_replacing_or_deleting_the_data() -> None:
+    if not deploy.STACK_POLICY.is_file():
+        pytest.skip("no infra/stack-policy.json: deploy applies no stack policy")
+    statements = json.loads(deploy.STACK_POLICY.read_text(encoding="utf-8"))["Statement"]
+    denied = {resource.removeprefix("LogicalResourceId/")
+              for s in statements if s["Effect"] == "Deny"
+              and {"Update:Replace", "Update:Delete"} <= set(s["Action"] if isinstance(s["Action"], list)
+                                                                else [s["Action"]])
+              for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+    assert set(deploy_checks.PROTECTED) <= denied
+    # Without an Allow, a stack policy denies every update.
+    assert any(s["Effect"] == "Allow" and s["Action"] in ("Update:*", ["Update:*"]) for s in statements)
+
+
+# ---------------------------------------------------------------- the platform
+
+
+def _with_function(template: dict[str, Any], **props: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(template)
+    function = changed["Resources"]["Function"]["Properties"]
+    for key, value in props.items():
+        if value is None:
+            function.pop(key, None)
+        else:
+            function[key] = value
+    return changed
+
+
+def _platform(options: list[str]) -> tuple[str, str]:
+    return options[options.index("--platform") + 1], options[options.index("--python-version") + 1]
+
+
+def test_the_bundle_follows_the_templates_architecture_and_runtime(template: dict[str, Any]) -> None:
+    function = template["Resources"]["Function"]["Properties"]
+    platform, version = _platform(deploy_package.lambda_platform(template))
+    assert platform == deploy_package.WHEEL_PLATFORMS[function.get("Architectures", ["x86_64"])[0]]
+    assert version == function["Runtime"].removeprefix("python")
+
+    arm = deploy_package.lambda_platform(_with_function(template, Architectures=["arm64"], Runtime="python3.12"))
+    assert _platform(arm) == ("manylinux2014_aarch64", "3.12")
+    assert "--only-binary=:all:" in arm and arm[arm.index("--implementation") + 1] == "cp"
+    intel = deploy_package.lambda_platform(_with_function(template, Architectures=["x86_64"], Runtime="python3.13"))
+    assert _platform(intel) == ("manylinux2014_x86_64", "3.13")
+    # Lambda's default architecture when the template names none.
+    assert _platform(deploy_package.lambda_platform(_with_function(template, Architectures=None)))[0] == \
+        "manylinux2014_x86_64"
+
+
+@pytest.mark.parametrize("props", [{"Architectures": ["arm64", "x86_64"]}, {"Architectures": ["riscv"]},
+                                   {"Runtime": "nodejs20.x"}, {"Runtime": {"Ref": "Runtime"}}])
+def test_a_function_the_packager_cannot_target_is_refused(template: dict[str, Any], props: dict[str, Any]) -> None:
+    with pytest.raises(deploy_package.PackageError):
+        deploy_package.lambda_platform(_with_function(template, **props))
+
+
+# ---------------------------------------------------------------- the deadline
+
+
+def test_the_deadline_is_read_as_the_function_reads_it() -> None:
+    assert deploy_checks.parse_deadline("2020-12-01T17:00") == datetime(2020, 12, 1, 17, 0, tzinfo=campaign.TZ)
+    with_offset = deploy_checks.parse_deadline("2020-12-01T09:00+00:00")
+    assert with_offset.utcoffset() == timedelta(0) and with_offset == datetime(2020, 12, 1, 17, 0, tzinfo=campaign.TZ)
+    with pytest.raises(deploy_checks.DeployError) as refused:
+        deploy_checks.parse_deadline("2020-12-01 5pm")
+    assert "ISO 8601" in str(refused.value) and "不是" in str(refused.value)
+
