@@ -19,11 +19,12 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import sys
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,26 +35,26 @@ from bdpilot.store import StorageUnavailable, Store
 
 # Exit codes (documented in the README and in `bdpilot admin --help`).
 OK = 0
-MISMATCH = 1  # a stored record does not match its digest (verify, show, export), or verify finds a file missing
+MISMATCH = 1  # a stored record or attachment does not match what was registered (altered), or the index differs
 USAGE = 2  # wrong arguments (argparse's own code)
 NOT_FOUND = 3  # no submission with that reference
 NO_ACCESS = 4  # no credentials, expired or refused credentials
 NO_TARGET = 5  # no such table / bucket / stack, no target configured, local run not running
 UNAVAILABLE = 6  # storage failed in a way a retry may fix (network, throttling, service error)
-INCOMPLETE = 7  # done, but a record or attachment the index lists is missing from storage
+INCOMPLETE = 7  # done, but a record or attachment the index or record lists is missing from storage
 LOCAL_FILE = 8  # cannot write the output folder or file
 INTERRUPTED = 130
 
 EXIT_CODES = f"""退出码：
   {OK}  成功
-  {MISMATCH}  核验不一致：存储的申报书与其数字摘要不符或已损坏（verify、show、export），
-     或 verify 发现附件缺失、大小不符
+  {MISMATCH}  核验不一致：存储的申报书或附件与提交时登记的不符（被改动、替换或损坏），
+     或索引与申报书不符（verify、show、download、export 都会核验）
   {USAGE}  命令行参数错误
   {NOT_FOUND}  没有该受理编号的申报书
   {NO_ACCESS}  没有AWS凭证，或凭证已过期、权限不足
   {NO_TARGET}  数据表、存储桶或堆栈不存在，未指定目标，或本地运行未启动
   {UNAVAILABLE}  存储服务暂时不可用（网络、限流等），可稍后重试
-  {INCOMPLETE}  已完成，但索引中的申报书或附件在存储中缺失（详见提示）
+  {INCOMPLETE}  已完成，但申报书或附件在存储中缺失（详见提示；同时有被改动的则为 {MISMATCH}）
   {LOCAL_FILE}  无法写入本地文件或目录
   {INTERRUPTED}  被中断（Ctrl-C）"""
 
@@ -170,19 +171,62 @@ def target_from(args: argparse.Namespace) -> Target:
 
 
 _TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# In JSON output: what would act on a terminal or hide text, written as \u escapes (the same JSON value).
+_JSON_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]|" + export.INVISIBLE.pattern)
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 
 
 def plain(value: Any) -> str:
-    """Stored text made harmless for a terminal (no escape sequences or other control characters)."""
-    return _TERMINAL_UNSAFE.sub("", "" if value is None else str(value))
+    """Stored text made harmless for a terminal: no escape sequences or other control characters, and invisible
+    format characters (bidi overrides, zero-width characters) named where they are, e.g. <U+202E>."""
+    return export.reveal(_TERMINAL_UNSAFE.sub("", "" if value is None else str(value)))
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def json_text(text: str, out: TextIO) -> str:
+    """JSON text made safe for `out`: terminal controls, invisible characters and whatever the output's encoding
+    cannot hold (a GBK console) become \\u escapes, so the JSON value is unchanged and nothing is lost."""
+    text = _JSON_UNSAFE.sub(lambda m: _json_escape(m.group()), text)
+    encoding = (getattr(out, "encoding", None) or "utf-8").lower().replace("_", "-")
+    if encoding.startswith(("utf-8", "utf8", "utf-16", "utf-32")):
+        return text
+
+    def fit(match: re.Match[str]) -> str:
+        try:
+            match.group().encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            return _json_escape(match.group())
+        return match.group()
+
+    return _NON_ASCII.sub(fit, text)
+
+
+def tolerant(stream: TextIO) -> None:
+    """Let a console that cannot show a character print '?' for it instead of failing with a traceback (exit 1,
+    which means "altered"): a Chinese Windows console, or PYTHONIOENCODING=gbk, encodes GBK."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+        with suppress(ValueError, OSError):  # a stream that cannot change now: leave it
+            reconfigure(errors="replace")
 
 
 def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+def _one_line(text: str) -> str:
+    return text.replace("\t", " ").replace("\n", " ")
+
+
 def clip(text: str, limit: int) -> str:
-    text = plain(text).replace("\n", " ")
+    text = _one_line(plain(text))
     if width(text) <= limit:
         return text
     out, used = "", 0
@@ -199,6 +243,7 @@ def pad(text: str, size: int) -> str:
 
 
 def print_table(headers: list[str], rows: list[list[str]], out: TextIO) -> None:
+    rows = [[_one_line(c) for c in row] for row in rows]  # a tab or newline in a value would break the columns
     sizes = [max([width(h), *(width(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     print("  ".join(pad(h, s) for h, s in zip(headers, sizes, strict=True)).rstrip(), file=out)
     print("  ".join("-" * s for s in sizes), file=out)
@@ -281,9 +326,9 @@ def cmd_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
             break
         n += 1
         if args.format == "json":
-            print(json.dumps(item, ensure_ascii=False, sort_keys=True), file=out)
+            print(json_text(json.dumps(item, ensure_ascii=False, sort_keys=True), out), file=out)
         elif writer:
-            writer.writerow([export.clean_text(v) for v in _list_row(item)])
+            writer.writerow([export.csv_text(v) for v in _list_row(item)])
         else:
             row = _list_row(item)
             rows.append([row[0], row[1], row[2], clip(row[3], 16), clip(row[4], 24), clip(row[5], 30), row[6],
@@ -302,21 +347,26 @@ def cmd_stats(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     for item in target.each(export.select(target.store, filters), "索引"):
         totals.add(item)
     if args.format == "json":
-        print(json.dumps({
+        print(json_text(json.dumps({
             "total": totals.total,
             "directions": [{"direction": d.number, "label": d.label, "count": totals.directions.get(d.number, 0)}
                            for d in campaign.DIRECTIONS],
             "recommenders": [{"recommender": u.recommender, "kind": u.kind.value, "count": u.count,
                               "quota": u.quota, "over": u.over} for u in totals.quota_rows(every_listed=args.all)],
-        }, ensure_ascii=False, indent=2), file=out)
+        }, ensure_ascii=False, indent=2), out), file=out)
         return OK
     print(f"筛选条件：{filters.describe()}    合计：{totals.total}份\n", file=out)
     print_table(["申报方向", "申报数"], [[label, str(n)] for label, n in totals.direction_rows()], out)
     print(file=out)
     uses = totals.quota_rows(every_listed=args.all)
-    rows = [[clip(u.recommender, 30), str(u.count), str(u.quota), "超出限额" if u.over else ""] for u in uses]
-    if rows:
-        print_table(["推荐单位", "申报数", "推荐限额", "是否超限"], rows, out)
+    # Units named in free text are nobody's verified unit: their own table, after the listed ones.
+    for listed in (True, False):
+        rows = [[clip(u.recommender, 30), str(u.count), str(u.quota), "超出限额" if u.over else ""]
+                for u in uses if u.listed is listed]
+        if rows and not listed:
+            print(f"\n{campaign.UNLISTED_RECOMMENDER}（列表以外，按申报时填写的名称统计，未经核实）：", file=out)
+        if rows:
+            print_table(["推荐单位", "申报数", "推荐限额", "是否超限"], rows, out)
     over = [u for u in uses if u.over]
     print(f"\n{len(over)}个推荐单位超出限额" if over else "\n没有推荐单位超出限额", file=out)
     return OK
@@ -333,34 +383,69 @@ def normalize_reference(raw: str) -> str:
     return text
 
 
-def _load(target: Target, ref: str) -> tuple[dict[str, Any], bytes]:
+def _index(target: Target, ref: str) -> dict[str, Any]:
     with target.aws("索引"):
         index = target.store.get_index(ref)
     if index is None:
         raise AdminError(NOT_FOUND, f"没有受理编号为 {ref} 的申报书（{target.where}）")
-    with target.aws("申报书"):
-        data = target.store.get_record(ref)
-    if data is None:
+    return index
+
+
+def _checked(target: Target, ref: str) -> tuple[dict[str, Any], export.Checked]:
+    """The index item and the submission checked against it: record, every attachment (read and hashed once)."""
+    index = _index(target, ref)
+    with target.aws("申报书和附件"):
+        checked = export.check_stored(target.store, ref, index)
+    if checked.data is None:
         raise AdminError(INCOMPLETE, f"索引中有 {ref}，但存储中没有它的 record.json")
-    return index, data
+    return index, checked
+
+
+def exit_code(check: export.Check) -> int:
+    return MISMATCH if check.altered else INCOMPLETE if check.missing else OK
+
+
+def _verdict(check: export.Check) -> str:
+    return "不一致" if check.altered else "不完整（有文件缺失）" if check.missing else "一致"
 
 
 def _size(n: Any) -> str:
     return f"{n:,}字节" if isinstance(n, int) else plain(n)
 
 
-def cmd_show(target: Target, args: argparse.Namespace, out: TextIO) -> int:
+def _write_raw(data: bytes, out: TextIO) -> None:
+    """`show --json`: the stored bytes exactly into a file or pipe; on a terminal, the same JSON with what would
+    act on the terminal escaped."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is not None and not out.isatty():
+        out.flush()
+        buffer.write(data + b"\n")
+        buffer.flush()
+    else:
+        out.write(json_text(data.decode("utf-8", errors="replace"), out) + "\n")
+
+
+def cmd_show(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ref = normalize_reference(args.reference)
-    index, data = _load(target, ref)
+    index, checked = _checked(target, ref)
+    check, record = checked.check, checked.record
     if args.json:
-        out.write(data.decode("utf-8", errors="replace") + "\n")
-        return OK
-    record = export.parse_record(data)
+        _write_raw(checked.data or b"", out)
+        if not check.ok:
+            print(f"错误：{ref} 未通过核验（{_verdict(check)}），以上不能作为申报书原件：", file=err)
+            for problem in check.problems():
+                print(f"  ✗ {plain(problem)}", file=err)
+        return exit_code(check)
     if record is None:
         raise AdminError(MISMATCH, f"{ref} 的 record.json 不是有效的申报书JSON，存储的内容可能已损坏或被改动"
                                    f"（可用 verify {ref} 核验，show {ref} --json 查看原文）")
-    with target.aws("附件"):
-        stored = target.store.attachment_sizes(ref)
+    if not check.ok:
+        # First, so that nobody reads what follows as the submission.
+        what = "以下内容与提交时登记的不一致，不能作为申报书原件" if check.altered else "有文件缺失"
+        print(f"✗✗ 未通过核验：{what} ✗✗", file=out)
+        for problem in check.problems():
+            print(f"  ✗ {plain(problem)}", file=out)
+        print(file=out)
     status = str(index.get("status") or "")
     print(f"受理编号：{ref}", file=out)
     print(f"提交时间：{plain(record.get('received_at'))}", file=out)
@@ -388,57 +473,42 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     files = [f for f in record.get("files") or [] if isinstance(f, dict)] if isinstance(record.get("files"), list) \
         else []
     print(f"\n【附件材料】共{len(files)}个", file=out)
-    missing = 0
     for f in files:
-        name = plain(f.get("name"))
-        state = "已存储" if stored.get(name) == f.get("size") else \
-            "缺失" if name not in stored else f"大小不符（存储为{_size(stored[name])}）"
-        missing += state != "已存储"
-        print(f"  {plain(f.get('title'))}：{plain(f.get('filename'))} → {name}，{_size(f.get('size'))}，{state}",
-              file=out)
-    return INCOMPLETE if missing else OK
+        name = f.get("name")
+        state = checked.states.get(name, "记录中的信息不规范，未核验") if isinstance(name, str) else \
+            "记录中的信息不规范，未核验"
+        print(f"  {plain(f.get('title'))}：{plain(f.get('filename'))} → {plain(name)}，{_size(f.get('size'))}，"
+              f"{state}", file=out)
+    for name in checked.extra:
+        print(f"  （记录中没有）{plain(name)}：存储中多出的文件", file=out)
+    print(f"\n核验结果：{_verdict(check)}", file=out)
+    return exit_code(check)
 
 
-def cmd_verify(target: Target, args: argparse.Namespace, out: TextIO) -> int:
+def cmd_verify(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ref = normalize_reference(args.reference)
-    index, data = _load(target, ref)
-    actual = hashlib.sha256(data).hexdigest()
-    expected = str(index.get("digest") or "")
-    with target.aws("申报书"):
-        metadata = target.store.record_sha256_metadata(ref)
-    problems = []
+    index, checked = _checked(target, ref)
+    check = checked.check
+    actual = hashlib.sha256(checked.data or b"").hexdigest()
+    problems = list(check.altered)
     print(f"受理编号：{ref}", file=out)
-    print(f"索引中登记的摘要：{plain(expected)}", file=out)
+    print(f"索引中登记的摘要：{plain(index.get('digest'))}", file=out)
     print(f"按存储内容重新计算：{actual}", file=out)
-    if actual != expected:
-        problems.append("存储的申报书与提交时登记的摘要不一致，记录可能已被改动")
-    if metadata and metadata != expected:
-        problems.append("record.json 附带的摘要与索引不一致")
     if args.digest:
         given = re.sub(r"[\s:-]", "", args.digest).lower()
         print(f"纸质版上的摘要：{plain(given)}", file=out)
         if given != actual:
             problems.append("纸质版上的摘要与网上存储的申报书不一致")
-    record = export.parse_record(data)
-    if record is None:
-        record = {}
-        problems.append("record.json 不是有效的申报书JSON")
-    elif record.get("reference") != ref:
-        problems.append("record.json 中的受理编号与查询的编号不一致")
-    with target.aws("附件"):
-        stored = target.store.attachment_sizes(ref)
-    files = [f for f in record.get("files") or [] if isinstance(f, dict)] if isinstance(record.get("files"), list) \
-        else []
-    for f in files:
-        name = f.get("name")
-        if stored.get(str(name)) != f.get("size"):
-            problems.append(f"附件 {plain(name)} 缺失或大小与记录不符")
+    for problem in problems + check.missing:
+        print(f"✗ {plain(problem)}", file=out)
     if problems:
-        for p in problems:
-            print(f"✗ {p}", file=out)
         print("核验结果：不一致", file=out)
         return MISMATCH
-    print(f"✓ 申报书与摘要一致，{len(files)}个附件齐全" + ("，与纸质版摘要相符" if args.digest else ""), file=out)
+    if check.missing:
+        print(f"核验结果：{_verdict(check)}", file=out)
+        return INCOMPLETE
+    print(f"✓ 申报书与摘要一致，索引与申报书一致，{len(check.files)}个附件齐全且SHA-256一致"
+          + ("，与纸质版摘要相符" if args.digest else ""), file=out)
     print("核验结果：一致", file=out)
     return OK
 
@@ -447,17 +517,38 @@ def _fail_local(action: str, path: Path, exc: OSError) -> NoReturn:
     raise AdminError(LOCAL_FILE, f"无法{action}“{path}”：{exc.strerror or exc}")
 
 
-def cmd_export(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+@dataclass(frozen=True)
+class ExportPlan:
+    filters: export.Filters
+    dest: Path
+    as_zip: bool
+    stamp: str
+
+
+def plan_export(args: argparse.Namespace) -> ExportPlan:
+    """Every export argument checked before anything is read or written."""
     filters = filters_from(args)
     stamp = datetime.now(campaign.TZ).strftime("%Y%m%d-%H%M%S")
     dest = Path(args.output) if args.output else Path(f"bdpilot-export-{stamp}.zip")
     as_zip = args.zip or dest.suffix.lower() == ".zip"
-    if dest.exists() and (as_zip or dest.is_file() or any(dest.iterdir())) and not args.force:
-        raise AdminError(LOCAL_FILE, f"“{dest}”已存在且不为空；换一个位置，或加 --force 覆盖")
+    if args.upload and not as_zip:
+        raise AdminError(USAGE, "--upload 只能用于ZIP导出（-o 以 .zip 结尾或加 --zip）")
+    try:
+        problem = export.check_destination(dest, as_zip=as_zip, replace=args.force)
+    except OSError as exc:
+        _fail_local("读取", dest, exc)
+    if problem:
+        raise AdminError(LOCAL_FILE, problem)
     try:
         import openpyxl  # noqa: F401
     except ImportError as exc:
         raise AdminError(USAGE, "导出XLSX需要 openpyxl：请运行 pip install 'bdpilot[admin]'") from exc
+    return ExportPlan(filters, dest, as_zip, stamp)
+
+
+def cmd_export(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    plan: ExportPlan = args.plan
+    filters, dest = plan.filters, plan.dest
     show = not args.quiet and (args.progress or err.isatty())
     total = None
     if show:
@@ -466,7 +557,7 @@ def cmd_export(target: Target, args: argparse.Namespace, out: TextIO, err: TextI
     bar = Progress(total, "导出", err, show)
     try:
         with target.aws("申报书"):
-            report = export.export(target.store, filters, dest, as_zip=as_zip,
+            report = export.export(target.store, filters, dest, as_zip=plan.as_zip,
                                    attachments=not args.no_attachments, progress=bar)
     except OSError as exc:
         _fail_local("写入", dest, exc)
@@ -474,38 +565,43 @@ def cmd_export(target: Target, args: argparse.Namespace, out: TextIO, err: TextI
         bar.finish()
     uploaded = None
     if args.upload:
-        if not as_zip:
-            raise AdminError(USAGE, "--upload 只能用于ZIP导出（-o 以 .zip 结尾或加 --zip）")
+        # A key of its own (time and a random part), so no upload ever replaces an earlier one.
         with target.aws("导出上传"):
-            uploaded = target.store.put_export(dest.name, str(dest))
+            uploaded = target.store.put_export(f"{plan.stamp}-{secrets.token_hex(8)}/{dest.name}", str(dest))
     print(f"已导出{report.submissions}份申报书、{report.attachments}个附件到 {dest}", file=out)
     if uploaded:
         print(f"已上传到 s3://{target.store.bucket}/{uploaded}", file=out)
     for line in report.warnings.summary():
-        print(f"提示：{line}", file=err)
+        print(f"提示：{plain(line)}", file=err)
     if report.warnings.altered:
+        print("错误：有申报书、附件或索引未通过核验（见以上提示，及表格的“摘要核验”列和汇总表）", file=err)
         return MISMATCH
     return INCOMPLETE if report.warnings.incomplete else OK
 
 
 def cmd_download(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ref = normalize_reference(args.reference)
-    with target.aws("索引"):
-        index = target.store.get_index(ref)
-    if index is None:
-        raise AdminError(NOT_FOUND, f"没有受理编号为 {ref} 的申报书（{target.where}）")
+    index = _index(target, ref)
     dest = Path(args.output or ".")
     try:
         with target.aws("申报书"):
-            folder, written, warnings = export.download(target.store, ref, dest)
+            folder, written, check = export.download(target.store, ref, dest, index)
     except LookupError as exc:
         raise AdminError(INCOMPLETE, f"索引中有 {ref}，但存储中没有它的 record.json") from exc
+    except FileExistsError as exc:
+        raise AdminError(LOCAL_FILE, f"“{exc.filename}”{exc.strerror}；请换一个目录（-o）") from exc
     except OSError as exc:
         _fail_local("写入", dest, exc)
-    print(f"已下载到 {folder}：{'、'.join(written)}", file=out)
-    for line in warnings.summary():
-        print(f"提示：{line}", file=err)
-    return INCOMPLETE if warnings.incomplete else OK
+    if check.altered:
+        print(f"错误：{ref} 未通过核验，存储的内容与提交时登记的不一致，不能作为申报书原件。"
+              f"已另存到 {folder}（问题见其中的 {export.PROBLEMS_FILE}）：", file=err)
+        for problem in check.problems():
+            print(f"  ✗ {plain(problem)}", file=err)
+        return MISMATCH
+    print(f"已下载到 {folder}：{'、'.join(written)}（已核验）", file=out)
+    for problem in check.missing:
+        print(f"提示：{plain(problem)}", file=err)
+    return INCOMPLETE if check.missing else OK
 
 
 # ---------------------------------------------------------------------------------------------- parser
@@ -602,7 +698,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("reference", metavar="受理编号")
     show.add_argument("--json", action="store_true", help="原样输出存储的 record.json")
 
-    verify = command("verify", "重新计算数字摘要，核验存储的申报书（及纸质版）是否未被改动")
+    verify = command("verify", "核验存储的申报书、每个附件和索引是否未被改动（及纸质版上的数字摘要）")
     verify.add_argument("reference", metavar="受理编号")
     verify.add_argument("--digest", metavar="摘要", help="纸质版上印的数字摘要，一并核对")
 
@@ -612,23 +708,32 @@ def build_parser() -> argparse.ArgumentParser:
                            help="输出位置：以 .zip 结尾则写ZIP，否则写入目录（默认 bdpilot-export-时间.zip）")
     exporting.add_argument("--zip", action="store_true", help="写ZIP（即使路径不以 .zip 结尾）")
     exporting.add_argument("--no-attachments", action="store_true", help="不导出附件PDF")
-    exporting.add_argument("--upload", action="store_true", help="导出后把ZIP另存到存储桶的 exports/ 下")
-    exporting.add_argument("--force", action="store_true", help="覆盖已存在的输出")
+    exporting.add_argument("--upload", action="store_true",
+                           help="导出后把ZIP另存到存储桶的 exports/ 下（每次一个新位置，不覆盖）")
+    exporting.add_argument("--force", action="store_true",
+                           help="用这次导出整个替换之前的导出（含其他文件的目录不会被替换）")
     exporting.add_argument("--progress", action="store_true", help="即使不是终端也显示进度")
     exporting.add_argument("--quiet", "-q", action="store_true", help="不显示进度")
 
-    download = command("download", "下载一份申报书（record.json 和附件）到 <目录>/<受理编号>/")
+    download = command("download", "下载一份申报书（record.json 和附件），核验后存到 <目录>/<受理编号>/；"
+                                   "未通过核验的另存到 <目录>/<受理编号>-未通过核验/")
     download.add_argument("reference", metavar="受理编号")
     download.add_argument("--output", "-o", metavar="目录", help="下载到哪个目录（默认当前目录）")
     return parser
 
 
 COMMANDS: dict[str, Callable[..., int]] = {
-    "list": cmd_list, "stats": cmd_stats, "show": cmd_show, "verify": cmd_verify,
+    "list": cmd_list, "stats": cmd_stats,
+}
+CHECKING: dict[str, Callable[..., int]] = {
+    "show": cmd_show, "verify": cmd_verify, "export": cmd_export, "download": cmd_download,
 }
 
 
 def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    if out is None or err is None:
+        tolerant(sys.stdout)
+        tolerant(sys.stderr)
     out, err = out or sys.stdout, err or sys.stderr
     parser = build_parser()
     try:
@@ -638,11 +743,11 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextI
     try:
         if (args.local or args.local_dir) and args.stack:
             raise AdminError(USAGE, "--local 和 --stack 只能选一个")
-        target = target_from(args)
         if args.command == "export":
-            return cmd_export(target, args, out, err)
-        if args.command == "download":
-            return cmd_download(target, args, out, err)
+            args.plan = plan_export(args)  # before the target is even looked up
+        target = target_from(args)
+        if args.command in CHECKING:
+            return CHECKING[args.command](target, args, out, err)
         return COMMANDS[args.command](target, args, out)
     except AdminError as exc:
         print(f"错误：{exc.message}", file=err)

@@ -12,18 +12,30 @@ An export writes, into a folder or a ZIP:
 It streams: index pages are read one at a time, one record is in memory at a time, the workbook is written in
 openpyxl's write-only mode and the ZIP entry by entry, so memory stays flat as the number of submissions grows.
 
-Cells are safe to open in Excel: text that starts with = + - @, tab, CR or LF gets a leading ' (it would otherwise
-run as a formula), characters XML cannot hold are dropped, and text over Excel's cell limit is cut with a note in
-the cell and in the export's warnings (the CSV and the JSON keep the full text). Numbers (money, counts) are written
-as numbers: "-1200.25" is a loss, not a formula.
+Cells are safe to open in a spreadsheet. In the CSV, text that starts like a formula (= + - @ in ASCII, full-width
+or small form, or tab, CR, LF) gets a leading ' (Excel would otherwise run it). The XLSX keeps the submitted text
+exactly: its strings are inline strings, which are never formulas. In both, invisible format characters that can
+reorder or hide what a person reads (bidi overrides and isolates, zero-width characters, BOM) are shown as <U+202E>
+and the like, characters XML cannot hold are dropped, and text over Excel's cell limit is cut with a note in the
+cell and in the export's warnings (the CSV and the JSON keep the full text). Numbers (money, counts) are written as
+numbers: "-1200.25" is a loss, not a formula.
+
+Every submission is checked as it is exported (`check_record`, `check_attachment`): the record's SHA-256 against the
+index's digest and the digest stored beside it, the index's summary fields against the record, and each attachment's
+size and SHA-256 (hashed as it streams, read once) against the record's `files`, which the digest covers. What does
+not match is reported, never passed as genuine.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import json
+import os
 import re
+import secrets
+import shutil
 import tempfile
 import types
 import zipfile
@@ -36,7 +48,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from bdpilot import campaign, reference, rules
 from bdpilot.application import Application, AttachmentKind
@@ -48,7 +60,16 @@ STATUS_LABELS = {"received": "已受理"}
 ATTACHMENT_NAME = re.compile(rf"^(?:{'|'.join(re.escape(k.value) for k in AttachmentKind)})-[1-9][0-9]{{0,2}}\.pdf$")
 # Characters an XML 1.0 document (and so an .xlsx) cannot hold, plus C1 controls and DEL that only hide text.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Invisible format characters (Unicode Cf, Zl, Zp): bidi overrides and isolates, zero-width characters, BOM, line and
+# paragraph separators. They reorder or hide what a person reads, so wherever a person reads they are shown by name.
+INVISIBLE = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]")
+# What spreadsheets take as the start of a formula: ASCII, and the full-width and small forms a Chinese IME types
+# (Excel reads ＝1+1 as =1+1), the minus sign, and tab, CR, LF (which some spreadsheets skip before one).
+FORMULA_START = frozenset("=+-@\t\r\n" "\uff1d\uff0b\uff0d\uff20" "\ufe66\ufe62\ufe63\ufe6b" "\u2212")
+_NOT_SHOWN = re.compile(f"{_ILLEGAL.pattern}|{INVISIBLE.pattern}")
 _NUMBER = re.compile(r"^-?[0-9]{1,15}(?:\.[0-9]{1,2})?$")
 
 
@@ -270,11 +291,30 @@ class Warnings:
         return self.lines + ([f"……另有{more}条提示未列出"] if more > 0 else [])
 
 
-def clean_text(value: str) -> str:
-    """Text safe for a spreadsheet cell: no characters XML forbids, and a leading ' where Excel would see a
-    formula."""
-    value = _ILLEGAL.sub("", value)
-    return "'" + value if value.startswith(_FORMULA_START) else value
+def reveal(text: str) -> str:
+    """Invisible format characters named where they are (U+202E as <U+202E>), so nothing reads differently than
+    it is stored."""
+    return INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+
+
+def _shown(match: re.Match[str]) -> str:
+    char = match.group()
+    return "" if _ILLEGAL.match(char) else f"<U+{ord(char):04X}>"
+
+
+def xlsx_text(value: str) -> str:
+    """Text for an XLSX cell: exactly as submitted but for characters XML forbids (dropped) and invisible ones
+    (named), in one pass over the text."""
+    return _NOT_SHOWN.sub(_shown, value)
+
+
+def csv_text(value: str) -> str:
+    """Text for a CSV cell: as in the XLSX, plus a leading ' where a spreadsheet would see a formula."""
+    return _no_formula(xlsx_text(value))
+
+
+def _no_formula(shown: str) -> str:
+    return "'" + shown if shown[:1] in FORMULA_START else shown
 
 
 def _fits(value: str) -> bool:
@@ -350,7 +390,7 @@ def csv_cell(value: Any) -> str:
         return f"{value:.2f}"
     if isinstance(value, int | date):
         return str(value) if isinstance(value, int) else value.isoformat()
-    return clean_text(str(value))
+    return csv_text(str(value))
 
 
 def direction_label(value: Any) -> str:
@@ -432,12 +472,15 @@ class XlsxWriter:
             cell.number_format = number_format
         return cell
 
-    def add(self, direction: int | None, values: list[Any], ref: str, warnings: Warnings) -> None:
+    def add(self, direction: int | None, values: list[Any], ref: str, warnings: Warnings, *,
+            shown: bool = False) -> None:
+        """One row; `shown` when its strings have been through xlsx_text already."""
         sheet = self._sheet(direction)
         row: list[Any] = []
         for i, (col, value) in enumerate(zip(self.cols, values, strict=True)):
             if isinstance(value, str):
-                row.append(_fit_cell(clean_text(value), f"{ref}的“{col.header}”", warnings))
+                text = value if shown else xlsx_text(value)
+                row.append(self._text(sheet, _fit_cell(text, f"{ref}的“{col.header}”", warnings)))
             elif isinstance(value, Decimal | date):
                 cell = self._styled(sheet, i, "0.00" if isinstance(value, Decimal) else "yyyy-mm-dd")
                 cell.value = value
@@ -445,6 +488,15 @@ class XlsxWriter:
             else:
                 row.append(value)
         sheet.append(row)
+
+    def _text(self, sheet: Any, text: str) -> Any:
+        """A string cell holding exactly `text`. openpyxl takes a str starting with "=" for a formula; as a string
+        cell it is written as an inline string, which Excel never evaluates."""
+        if not text.startswith("="):
+            return text
+        cell = self._cell(sheet, value=text)
+        cell.data_type = "s"
+        return cell
 
     def discard(self) -> None:
         """Close every sheet's stream and remove its temporary file (an export that failed half way)."""
@@ -462,7 +514,7 @@ class XlsxWriter:
         ws.column_dimensions["C"].width = 12
         ws.column_dimensions["D"].width = 10
         for label, value in notes:
-            ws.append([self._header(label), clean_text(value)])
+            ws.append([self._header(label), self._text(ws, xlsx_text(value))])
         ws.append([])
         ws.append([self._header(h) for h in ("申报方向", "申报数")])
         for label, n in stats.direction_rows():
@@ -471,12 +523,13 @@ class XlsxWriter:
         ws.append([])
         ws.append([self._header(h) for h in ("推荐单位", "申报数", "推荐限额", "是否超限")])
         for use in stats.quota_rows():
-            ws.append([clean_text(use.recommender), use.count, use.quota, "超出限额" if use.over else ""])
+            ws.append([self._text(ws, xlsx_text(use.recommender)), use.count, use.quota,
+                       "超出限额" if use.over else ""])
         if warnings.count:
             ws.append([])
             ws.append([self._header("导出提示")])
             for line in warnings.summary():
-                ws.append([clean_text(line)])
+                ws.append([self._text(ws, xlsx_text(line))])
         self.book.save(self.path)
 
 
@@ -499,24 +552,31 @@ class _LazyEntry:
 
 
 class Sink:
-    """Where an export's files go: a folder, or entries of a ZIP written one after another."""
+    """Where an export's files go: a folder, or entries of a ZIP written one after another.
+
+    Everything is written into a new hidden sibling of `dest` (`.name.xxxx.part`) and moved into place only by
+    `close`, so a failed or interrupted export leaves any previous one untouched, and a forced export replaces the
+    previous one whole: two exports are never mixed in one folder."""
 
     def __init__(self, dest: Path, *, as_zip: bool) -> None:
         self.dest, self.as_zip = dest, as_zip
+        dest.parent.mkdir(parents=True, exist_ok=True)
         if as_zip:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+            os.close(handle)
+            self.work = Path(name)
             self._tmp = tempfile.TemporaryDirectory(prefix="bdpilot-export-")
             self.tables = Path(self._tmp.name)
-            self.zip = zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
+            self.zip = zipfile.ZipFile(self.work, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
         else:
-            dest.mkdir(parents=True, exist_ok=True)
-            self.tables = dest
+            self.work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
+            self.tables = self.work
 
     def write(self, name: str, data: bytes) -> None:
         if self.as_zip:
             self.zip.writestr(name, data)
         else:
-            path = self.dest / name
+            path = self.work / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
 
@@ -531,29 +591,284 @@ class Sink:
                 return size
             finally:
                 entry.close()
-        path = self.dest / name
+        path = self.work / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(path.name + ".part")
-        with part.open("wb") as handle:
+        with path.open("wb") as handle:
             size = fill(handle)
         if size is None:
-            part.unlink()
-        else:
-            part.replace(path)
+            path.unlink()
         return size
 
-    def close(self) -> None:
+    def close(self, to: Path | None = None) -> Path:
+        """Move what was written into place (at `to` instead of `dest` when given), replacing what was there."""
+        final = to or self.dest
         if self.as_zip:
             for table in sorted(self.tables.iterdir()):
                 self.zip.write(table, table.name)
             self.zip.close()
             self._tmp.cleanup()
+            os.replace(self.work, final)
+        else:
+            _swap_folder(self.work, final)
+        return final
 
     def abort(self) -> None:
         if self.as_zip:
             self.zip.close()
             self._tmp.cleanup()
-            self.dest.unlink(missing_ok=True)
+            self.work.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _swap_folder(work: Path, final: Path) -> None:
+    """Put the folder `work` at `final`; a folder already there is moved aside first and then removed."""
+    if final.is_dir() and not final.is_symlink() and not any(final.iterdir()):
+        final.rmdir()
+    if not final.exists() and not final.is_symlink():
+        work.rename(final)
+        return
+    old = final.with_name(f".{final.name}.{secrets.token_hex(4)}.old")
+    final.rename(old)
+    work.rename(final)
+    shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+
+
+TABLES = ("submissions.xlsx", "submissions.csv")
+PROBLEMS_FILE = "核验问题.txt"
+ALTERED_SUFFIX = "-未通过核验"
+
+
+def _download_file(name: str) -> bool:
+    return name in ("record.json", PROBLEMS_FILE) or ATTACHMENT_NAME.fullmatch(name) is not None
+
+
+def previous_download(folder: Path) -> bool:
+    """Whether a folder holds only what `download` writes (record.json, attachments, the problems file), so that
+    downloading again may replace it."""
+    return all(e.is_file() and not e.is_symlink() and _download_file(e.name) for e in folder.iterdir())
+
+
+def previous_export(folder: Path) -> bool:
+    """Whether a folder holds only what an export writes (the two tables and one folder per reference), so that
+    `export --force` may replace it without deleting anything else."""
+    for entry in folder.iterdir():
+        if entry.is_symlink():
+            return False
+        if entry.is_file() and entry.name in TABLES:
+            continue
+        if entry.is_dir() and safe_reference(entry.name) and previous_download(entry):
+            continue
+        return False
+    return True
+
+
+def check_destination(dest: Path, *, as_zip: bool, replace: bool) -> str | None:
+    """Why an export cannot be written at `dest` (in Chinese), or None. Checked before any work is done."""
+    if as_zip:
+        if dest.is_dir():
+            return f"“{dest}”是一个目录；ZIP导出请给出文件名（如 {dest / 'export.zip'}）"
+        if dest.exists() and not replace:
+            return f"“{dest}”已存在；换一个位置，或加 --force 覆盖"
+        return None
+    if dest.exists() and not dest.is_dir():
+        return f"“{dest}”已存在且不是目录；换一个位置"
+    if dest.is_dir() and any(dest.iterdir()):
+        if not replace:
+            return f"“{dest}”已存在且不为空；换一个位置，或加 --force 用新的导出替换之前的导出"
+        if not previous_export(dest):
+            return (f"“{dest}”中有导出以外的文件，--force 不会删除它们；请换一个空目录或新目录")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- integrity
+
+
+INDEX_FIELDS = {"reference": "受理编号", "received_at": "提交时间", "direction": "申报方向", "recommender": "推荐单位",
+                "unit_name": "申报单位", "uscc": "统一社会信用代码", "project_name": "项目名称",
+                "attachments": "附件数"}
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Check:
+    """What checking one stored submission found: alterations (exit code 1) and missing objects (exit code 7)."""
+
+    def __init__(self) -> None:
+        self.altered: list[str] = []
+        self.missing: list[str] = []
+        self.digest_ok = False  # the record's bytes are the ones the index registered
+        self.view: dict[str, str] | None = None  # the index fields as the record says them (when it parses)
+        self.files: list[dict[str, Any]] = []  # the record's attachments whose entries are well formed
+
+    @property
+    def ok(self) -> bool:
+        return not self.altered and not self.missing
+
+    @property
+    def verdict(self) -> str:
+        return "不一致" if self.altered else "缺失" if self.missing else "一致"
+
+    def problems(self) -> list[str]:
+        return self.altered + self.missing
+
+    def report(self, ref: str, warnings: Warnings) -> None:
+        for line in self.altered:
+            warnings.add(f"{ref}：{line}", altered=True)
+        for line in self.missing:
+            warnings.add(f"{ref}：{line}", missing=True)
+
+
+class Hashing:
+    """A binary file object that hashes and counts what passes through it (to `inner`, or nowhere): an attachment
+    is read once, whether it is saved or only checked."""
+
+    def __init__(self, inner: Any = None) -> None:
+        self.inner, self.sha, self.size = inner, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        return self.inner.write(data) if self.inner is not None else len(data)
+
+
+def _get(value: Any, *path: str) -> Any:
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+_COVER: type[BaseModel] = Application.model_fields["cover"].annotation  # type: ignore[assignment]
+
+
+def index_view(record: dict[str, Any]) -> dict[str, str]:
+    """The summary fields the index item must hold, derived from the record as the submission derived them.
+
+    The stored answers are already the models' output, so they are read as stored; only the 推荐单位 as counted
+    needs the cover's own rule (`recommender_name`), taken from the model so that the two cannot drift."""
+    application = record.get("application")
+    cover = _get(application, "cover")
+    try:
+        recommender = _COVER.model_validate(cover).recommender_name  # type: ignore[attr-defined]
+    except (ValidationError, ValueError, TypeError):
+        # A cover the current model no longer accepts (or an altered one): read it as stored.
+        recommender = _get(cover, "recommender")
+        if recommender == campaign.OTHER_RECOMMENDER:
+            group = _get(cover, "recommender_group")
+            unlisted = getattr(campaign, "UNLISTED_RECOMMENDER", None)
+            recommender = group if group and group != unlisted else _get(cover, "recommender_other")
+    files = record.get("files")
+    values = {"reference": record.get("reference"), "received_at": record.get("received_at"),
+              "direction": _get(cover, "direction"), "recommender": recommender,
+              "unit_name": _get(application, "applicant", "name"), "uscc": _get(application, "applicant", "uscc"),
+              "project_name": _get(cover, "project_name"),
+              "attachments": len(files) if isinstance(files, list) else None}
+    return {k: "" if v is None else str(v) for k, v in values.items()}
+
+
+def _record_files(record: dict[str, Any], check: Check) -> list[dict[str, Any]]:
+    """The record's attachment entries that can be checked; each malformed one is reported."""
+    files = record.get("files")
+    if not isinstance(files, list):
+        check.altered.append("record.json 中没有附件清单（files）")
+        return []
+    good, names = [], set()
+    for i, f in enumerate(files, 1):
+        name = f.get("name") if isinstance(f, dict) else None
+        if not isinstance(f, dict) or safe_attachment_name(name) is None or name in names:
+            check.altered.append(f"record.json 中第{i}个附件的文件名{name!r}不符合规范，未读取")
+        elif not isinstance(f.get("size"), int) or isinstance(f.get("size"), bool) or \
+                not isinstance(f.get("sha256"), str) or not _SHA256.fullmatch(f["sha256"]):
+            check.altered.append(f"record.json 中附件 {name} 没有登记大小或SHA-256，无法核验其内容")
+            names.add(name)
+        else:
+            good.append(f)
+            names.add(name)
+    return good
+
+
+def check_record(ref: str, index: dict[str, Any], data: bytes | None, stored_sha256: str | None
+                 ) -> tuple[dict[str, Any] | None, Check]:
+    """The stored record against its index item and the digest written beside it: (the record if it parses,
+    what was found)."""
+    check = Check()
+    if data is None:
+        check.missing.append("索引中有该申报书，但存储中没有 record.json")
+        return None, check
+    actual = hashlib.sha256(data).hexdigest()
+    check.digest_ok = actual == index.get("digest")
+    if not check.digest_ok:
+        check.altered.append("存储的申报书与提交时登记的摘要不一致，记录可能已被改动")
+    if stored_sha256 != actual:
+        check.altered.append("record.json 附带的摘要与其内容不一致" if stored_sha256 else
+                             "record.json 缺少写入时附带的摘要")
+    record = parse_record(data)
+    if record is None:
+        check.altered.append("record.json 不是有效的申报书JSON")
+        check.digest_ok = False
+        return None, check
+    if record.get("reference") != ref:
+        check.altered.append(f"record.json 中的受理编号（{record.get('reference')}）与查询的编号不一致")
+    view = check.view = index_view(record)
+    for name, label in INDEX_FIELDS.items():
+        held = "" if index.get(name) is None else str(index.get(name))
+        if held != view[name]:
+            check.altered.append(f"索引中的{label}（{held}）与申报书（{view[name]}）不一致，索引可能已被改动")
+    check.files = _record_files(record, check)
+    return record, check
+
+
+def check_attachment(check: Check, entry: dict[str, Any], got: Hashing | None) -> str:
+    """One attachment as read against the record's entry; its state in words (for `show`)."""
+    name = entry["name"]
+    if got is None:
+        check.missing.append(f"存储中缺少附件 {name}")
+        return "缺失"
+    if got.size != entry["size"]:
+        check.altered.append(f"附件 {name} 的大小（{got.size:,}字节）与记录（{entry['size']:,}字节）不符，"
+                             "文件可能已被改动")
+        return f"大小不符（存储为{got.size:,}字节）"
+    if got.sha.hexdigest() != entry["sha256"]:
+        check.altered.append(f"附件 {name} 的内容与记录中的SHA-256不符，文件可能已被替换")
+        return "内容与记录中的SHA-256不符"
+    return "已存储，SHA-256一致"
+
+
+def check_extra(check: Check, record: dict[str, Any] | None, stored: dict[str, int]) -> list[str]:
+    """Attachments in storage that the record does not list (nothing to compare with when it did not parse)."""
+    if record is None:
+        return []
+    listed = set(attachment_names(record))
+    extra = sorted(name for name in stored if name not in listed)
+    for name in extra:
+        check.altered.append(f"存储中多出记录中没有的附件 {name}")
+    return extra
+
+
+def read_attachment(store: Store, ref: str, name: str, sink: Any = None) -> Hashing | None:
+    """Stream one attachment (into `sink`, or only through the hash); None when it is missing."""
+    hashing = Hashing(sink)
+    return None if store.read_attachment(ref, name, hashing) is None else hashing
+
+
+@dataclass
+class Checked:
+    """One submission checked without saving anything (verify, show)."""
+
+    data: bytes | None
+    record: dict[str, Any] | None
+    check: Check
+    states: dict[str, str]  # attachment name → its state in words
+    extra: list[str]
+
+
+def check_stored(store: Store, ref: str, index: dict[str, Any]) -> Checked:
+    """The record against its index item, then each attachment read once and hashed, then what else is stored."""
+    got = store.get_record_object(ref)
+    data, stored_sha = got if got is not None else (None, None)
+    record, check = check_record(ref, index, data, stored_sha)
+    states = {f["name"]: check_attachment(check, f, read_attachment(store, ref, f["name"])) for f in check.files}
+    extra = check_extra(check, record, store.attachment_sizes(ref)) if data is not None else []
+    return Checked(data, record, check, states, extra)
 
 
 # ---------------------------------------------------------------------------------------------- export
@@ -583,55 +898,92 @@ def attachment_names(record: dict[str, Any]) -> list[str]:
     return [str(f.get("name")) for f in files if isinstance(f, dict)] if isinstance(files, list) else []
 
 
+@dataclass
+class Stored:
+    """One submission's objects as read for an export: record.json, the digest stored beside it, and the names
+    and sizes of its attachments (None when attachments are not exported)."""
+
+    data: bytes | None
+    sha256: str | None
+    attachments: dict[str, int] | None
+
+
+def fetch_stored(store: Store, ref: str, *, attachments: bool) -> Stored:
+    got = store.get_record_object(ref)
+    data, sha = got if got is not None else (None, None)
+    return Stored(data, sha, store.attachment_sizes(ref) if attachments and data is not None else None)
+
+
+def admits(filters: Filters, view: dict[str, str]) -> bool:
+    """Whether the record itself (not its index item) is one the filters select."""
+    if filters.direction is not None and view["direction"] != str(filters.direction):
+        return False
+    if filters.recommender and view["recommender"] != filters.recommender:
+        return False
+    if filters.since and view["received_at"] < filters.since:
+        return False
+    return not (filters.until and view["received_at"] > filters.until)
+
+
 def export(store: Store, filters: Filters, dest: Path, *, as_zip: bool, attachments: bool = True,
            progress: Callable[[int], None] | None = None, page_size: int = 200, workers: int = 8) -> Report:
-    """Write every selected submission to `dest` (a folder, or a ZIP when `as_zip`), streaming.
+    """Write every selected submission to `dest` (a folder, or a ZIP when `as_zip`), streaming, and check each.
 
     Records are fetched `workers` at a time ahead of the writer (S3 latency overlaps the writing); at most
-    2 × workers records are held at once, so memory stays flat."""
+    2 × workers records are held at once, so memory stays flat. `dest` is replaced whole when it exists (the
+    caller decides whether it may be: `check_destination`)."""
     cols = columns()
     warnings, totals = Warnings(), Stats()
     sink = Sink(dest, as_zip=as_zip)
     directions = [filters.direction] if filters.direction is not None else [d.number for d in campaign.DIRECTIONS]
     done = files = 0
     xlsx = None
+
+    def fetch(ref: str) -> Stored:
+        return fetch_stored(store, ref, attachments=attachments)
+
     try:
         xlsx = XlsxWriter(sink.tables / "submissions.xlsx", cols, directions)
         with (sink.tables / "submissions.csv").open("w", encoding="utf-8-sig", newline="") as csv_file:
             out = csv.writer(csv_file)
             out.writerow([c.header for c in cols])
-            for item, ref, data in prefetch(store, select(store, filters, page_size=page_size), workers):
+            for item, ref, stored in prefetch(store, select(store, filters, page_size=page_size), workers, fetch):
                 if ref is None:
                     warnings.add(f"索引中有无效的受理编号{item.get('reference')!r}，已跳过")
                     continue
-                totals.add(item)
-                if data is None:
-                    warnings.add(f"{ref}：索引中有该申报书，但存储中没有 record.json", missing=True)
-                    record: dict[str, Any] = {"reference": ref, "received_at": item.get("received_at")}
-                    check = "缺少记录"
-                else:
-                    sink.write(f"{ref}/record.json", data)
-                    record = parse_record(data)
-                    if record is None:
-                        warnings.add(f"{ref}：record.json 不是有效的申报书JSON，表格中只有索引信息", altered=True)
-                        record = {"reference": ref, "received_at": item.get("received_at")}
-                    same = hashlib.sha256(data).hexdigest() == item.get("digest")
-                    check = "一致" if same else "不一致"
-                    if not same:
-                        warnings.add(f"{ref}：record.json 的摘要与索引不一致，存储的申报书可能被改动", altered=True)
-                row = row_record(record, item, check)
-                values = [typed(c, c.value(row)) for c in cols]
-                out.writerow([csv_cell(v) for v in values])
-                direction = form_columns_direction(record)
-                xlsx.add(direction if direction is not None else _int(item.get("direction")), values, ref, warnings)
+                record, check = check_record(ref, item, stored.data, stored.sha256)
+                view = check.view if check.digest_ok else None
+                if view is not None and not admits(filters, view):
+                    # The index put a genuine record under filters it does not meet (e.g. its 推荐单位 changed in
+                    # the table): it is not this selection's, and the index is reported.
+                    check.report(ref, warnings)
+                    warnings.add(f"{ref}：申报书本身不符合筛选条件（{filters.describe()}），只是索引被改成符合，"
+                                 "未导出", altered=True)
+                    continue
+                totals.add({**item, **view} if view is not None else item)
+                if stored.data is not None:
+                    sink.write(f"{ref}/record.json", stored.data)
                 if attachments:
-                    files += _attachments(store, sink, ref, record, warnings)
+                    files += _attachments(store, sink, ref, check, f"{ref}/")
+                    if stored.attachments is not None:
+                        check_extra(check, record, stored.attachments)
+                if record is None:
+                    record = {"reference": ref, "received_at": item.get("received_at")}
+                check.report(ref, warnings)
+                verdict = check.verdict if attachments or not check.ok else "一致（未核验附件）"
+                row = row_record(record, item, verdict)
+                # Each text is made readable once, for both tables; the CSV then also neutralises formulas.
+                values = [xlsx_text(v) if isinstance(v, str) else v for v in (typed(c, c.value(row)) for c in cols)]
+                out.writerow([_no_formula(v) if isinstance(v, str) else csv_cell(v) for v in values])
+                direction = form_columns_direction(record)
+                xlsx.add(direction if direction is not None else _int(item.get("direction")), values, ref, warnings,
+                         shown=True)
                 done += 1
                 if progress:
                     progress(done)
         xlsx.close(totals, [("导出时间", datetime.now(campaign.TZ).isoformat(timespec="seconds")),
                             ("筛选条件", filters.describe()), ("申报书数", str(done)),
-                            ("附件", "已包含" if attachments else "未包含")], warnings)
+                            ("附件", "已包含，逐个核验了SHA-256" if attachments else "未包含，未核验")], warnings)
     except BaseException:
         if xlsx is not None:
             xlsx.discard()
@@ -655,13 +1007,15 @@ def form_columns_direction(record: dict[str, Any]) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def prefetch(store: Store, items: Iterable[dict[str, Any]], workers: int
-             ) -> Iterator[tuple[dict[str, Any], str | None, bytes | None]]:
-    """(index item, its reference if valid, its record.json bytes) in index order, reading ahead in threads."""
+def prefetch(store: Store, items: Iterable[dict[str, Any]], workers: int,
+             fetch: Callable[[str], Any] | None = None) -> Iterator[tuple[dict[str, Any], str | None, Any]]:
+    """(index item, its reference if valid, fetch(reference)) in index order, reading ahead in threads; `fetch`
+    is the record's bytes unless given."""
+    fetch = fetch or store.get_record
     if workers <= 1:
         for item in items:
             ref = safe_reference(item.get("reference"))
-            yield item, ref, store.get_record(ref) if ref else None
+            yield item, ref, fetch(ref) if ref else None
         return
     from concurrent.futures import ThreadPoolExecutor
 
@@ -671,7 +1025,7 @@ def prefetch(store: Store, items: Iterable[dict[str, Any]], workers: int
         try:
             for item in items:
                 ref = safe_reference(item.get("reference"))
-                window.append((item, ref, pool.submit(store.get_record, ref) if ref else None))
+                window.append((item, ref, pool.submit(fetch, ref) if ref else None))
                 if len(window) >= 2 * workers:
                     first, first_ref, future = window.popleft()
                     yield first, first_ref, future.result() if future else None
@@ -691,43 +1045,56 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _attachments(store: Store, sink: Sink, ref: str, record: dict[str, Any], warnings: Warnings) -> int:
+def _attachments(store: Store, sink: Sink, ref: str, check: Check, prefix: str) -> int:
+    """Stream the record's well-formed attachments into the sink, hashing each as it passes; returns how many
+    were written."""
     written = 0
-    for name in attachment_names(record):
-        safe = safe_attachment_name(name)
-        if safe is None:
-            warnings.add(f"{ref}：附件名{name!r}不符合规范，未导出")
-            continue
-        size = sink.stream(f"{ref}/{safe}", lambda handle, safe=safe: store.read_attachment(ref, safe, handle))
-        if size is None:
-            warnings.add(f"{ref}：存储中缺少附件 {safe}", missing=True)
-        else:
-            written += 1
+    for entry in check.files:
+        name = entry["name"]
+        got: list[Hashing] = []
+
+        def fill(handle: Any, name: str = name, got: list[Hashing] = got) -> int | None:
+            hashing = read_attachment(store, ref, name, handle)
+            if hashing is not None:
+                got.append(hashing)
+            return hashing.size if hashing is not None else None
+
+        sink.stream(prefix + name, fill)
+        check_attachment(check, entry, got[0] if got else None)
+        written += bool(got)
     return written
 
 
-def download(store: Store, ref: str, dest: Path) -> tuple[Path, list[str], Warnings]:
-    """One submission's folder: dest/<ref>/record.json and dest/<ref>/<kind>-<n>.pdf."""
+def download(store: Store, ref: str, dest: Path, index: dict[str, Any]) -> tuple[Path, list[str], Check]:
+    """One submission, checked as it is saved: dest/<ref>/record.json and dest/<ref>/<kind>-<n>.pdf.
+
+    Saved into a new folder first; only a submission that passes every check (or lacks a file) goes to
+    dest/<ref>. An altered one goes to dest/<ref>-未通过核验/ with 核验问题.txt beside it, never under its own
+    name. Raises LookupError without saving anything when there is no record.json."""
     safe = safe_reference(ref)
     if safe is None:
         raise ValueError(ref)
-    warnings = Warnings()
-    data = store.get_record(safe)
-    if data is None:
+    for folder in (dest / safe, dest / f"{safe}{ALTERED_SUFFIX}"):
+        if folder.exists() and not (folder.is_dir() and previous_download(folder)):
+            raise FileExistsError(errno.EEXIST, "已存在，且其中有下载以外的文件", str(folder))
+    got = store.get_record_object(safe)
+    if got is None:
         raise LookupError(safe)
-    folder = dest / safe
-    sink = Sink(folder, as_zip=False)
-    sink.write("record.json", data)
-    written = ["record.json"]
-    record = parse_record(data) or {}
-    for name in attachment_names(record):
-        good = safe_attachment_name(name)
-        if good is None:
-            warnings.add(f"附件名{name!r}不符合规范，未下载")
-            continue
-        if sink.stream(good, lambda handle, good=good: store.read_attachment(safe, good, handle)) is None:
-            warnings.add(f"存储中缺少附件 {good}", missing=True)
-        else:
-            written.append(good)
-    return folder, written, warnings
-
+    data, stored_sha = got
+    record, check = check_record(safe, index, data, stored_sha)
+    stored = store.attachment_sizes(safe)
+    sink = Sink(dest / safe, as_zip=False)
+    try:
+        sink.write("record.json", data)
+        _attachments(store, sink, safe, check, "")
+        check_extra(check, record, stored)
+        written = ["record.json", *(f["name"] for f in check.files if (sink.work / f["name"]).exists())]
+        if check.altered:
+            sink.write(PROBLEMS_FILE, ("受理编号：" + safe + "\n本文件夹中的内容未通过核验，不能作为申报书原件：\n" +
+                                       "".join(f"- {p}\n" for p in check.problems())).encode("utf-8-sig"))
+            written.append(PROBLEMS_FILE)
+    except BaseException:
+        sink.abort()
+        raise
+    folder = sink.close(to=dest / f"{safe}{ALTERED_SUFFIX}" if check.altered else None)
+    return folder, written, check

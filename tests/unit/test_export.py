@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
+import zipfile
 from datetime import date
 from decimal import Decimal
 
@@ -64,20 +66,58 @@ def test_a_title_used_twice_gets_its_section():
     ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
     ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
     ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("\n=1", "'\n=1"),
+    # Full-width and small forms, as a Chinese IME types them: Excel reads ＝1+1 as a formula too.
+    ("＝1+1", "'＝1+1"), ("＋1", "'＋1"), ("－1", "'－1"), ("＠SUM(A1)", "'＠SUM(A1)"),
+    ("﹦1+1", "'﹦1+1"), ("﹢1", "'﹢1"), ("﹣1", "'﹣1"), ("﹫x", "'﹫x"), ("−1", "'−1"),
     ("正常文本", "正常文本"), ("a=b", "a=b"), ("", ""),
     ("\x00\x07=1", "'=1"), ("文本\x1b[31m", "文本[31m"), ("\ufffe甲\ud800", "甲"),
+    # Invisible controls are named, so 河北省 written backwards or split cannot pass for 河北省.
+    ("\u202e河北省", "<U+202E>河北省"), ("河\u200b北省", "河<U+200B>北省"), ("\ufeff=1", "<U+FEFF>=1"),
+    ("\u2066x\u2069\u061c", "<U+2066>x<U+2069><U+061C>"),
 ])
-def test_clean_text(value, expected):
-    assert export.clean_text(value) == expected
+def test_csv_text(value, expected):
+    assert export.csv_text(value) == expected
+
+
+INVISIBLE = [*range(0x202A, 0x202F), *range(0x2066, 0x206A), *range(0x200B, 0x2010), 0xFEFF, 0x061C]
+
+
+def test_every_bidi_and_zero_width_control_is_named():
+    for code in INVISIBLE:
+        assert export.reveal(f"a{chr(code)}b") == f"a<U+{code:04X}>b"
+    # And every other format or separator character of the Basic Multilingual Plane.
+    for code in range(0x10000):
+        if unicodedata.category(chr(code)) in ("Cf", "Zl", "Zp"):
+            assert export.reveal(chr(code)) == f"<U+{code:04X}>", hex(code)
+    assert export.reveal("申报书 ⟨x⟩ 😀") == "申报书 ⟨x⟩ 😀"
 
 
 @given(st.text())
-def test_clean_text_never_starts_like_a_formula_and_is_xml_safe(value):
+def test_csv_text_never_starts_like_a_formula_and_is_xml_safe(value):
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    cleaned = export.clean_text(value)
-    assert not cleaned.startswith(("=", "+", "-", "@", "\t", "\r", "\n"))
-    assert not ILLEGAL_CHARACTERS_RE.search(cleaned)
+    for cleaned in (export.csv_text(value), export.xlsx_text(value)):
+        assert not ILLEGAL_CHARACTERS_RE.search(cleaned)
+        assert not export.INVISIBLE.search(cleaned)
+    assert export.csv_text(value)[:1] not in export.FORMULA_START
+    assert unicodedata.normalize("NFKC", export.csv_text(value)[:1]) not in ("=", "+", "-", "@")
+
+
+def test_xlsx_keeps_the_exact_text_and_never_a_formula(tmp_path):
+    """Inline strings are never formulas in XLSX: the submitted text goes in unchanged, no ' added."""
+    cols = [export.Column((str(i),), f"c{i}", "text") for i in range(7)]
+    texts = ["=1+1", "=cmd|' /C calc'!A0", "+SUM(1,2)", "-2+3", "@A1", "＝1+1", "\u202e=1"]
+    writer = export.XlsxWriter(tmp_path / "x.xlsx", cols, [1])
+    writer.add(1, texts, "BD2020-TEST-TEST", export.Warnings())
+    writer.close(export.Stats(), [("筛选条件", "=HYPERLINK(1)")], export.Warnings())
+    book = openpyxl.load_workbook(tmp_path / "x.xlsx")
+    cells = list(book[export.sheet_title(1)].iter_rows())[1]
+    assert [c.value for c in cells] == [*texts[:6], "<U+202E>=1"]
+    assert all(c.data_type == "s" for c in cells)
+    with zipfile.ZipFile(tmp_path / "x.xlsx") as archive:
+        sheets = [archive.read(n) for n in archive.namelist() if n.startswith("xl/worksheets/")]
+    assert sheets and not any(b"<f>" in x or b"<f " in x for x in sheets)
+    assert [c for c in next(book["汇总"].iter_rows(values_only=True)) if c] == ["筛选条件", "=HYPERLINK(1)"]
 
 
 def test_money_and_counts_are_numbers_not_text():
@@ -86,6 +126,7 @@ def test_money_and_counts_are_numbers_not_text():
     assert export.csv_cell(export.typed(profit, "-1200.25")) == "-1200.25"
     assert export.typed(profit, "=1+1") == "=1+1"  # not a number: text, and cleaned as text
     assert export.csv_cell(export.typed(profit, "=1+1")) == "'=1+1"
+    assert export.csv_cell(export.typed(profit, "＝1+1")) == "'＝1+1"
     founded = next(c for c in export.form_columns() if c.path[-1] == "founded")
     assert export.typed(founded, "2001-06-18") == date(2001, 6, 18)
 
