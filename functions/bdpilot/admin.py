@@ -375,10 +375,11 @@ def cmd_stats(target: Target, args: argparse.Namespace, out: TextIO) -> int:
 def normalize_reference(raw: str) -> str:
     """What a person types (lower case, spaces, full-width characters) as a checked reference."""
     text = unicodedata.normalize("NFKC", raw).strip().upper().replace(" ", "")
-    if not text.startswith(reference.PREFIX) and len(text.replace("-", "")) == 8:
-        text = f"{reference.PREFIX}-{text.replace('-', '')[:4]}-{text.replace('-', '')[4:]}"
+    code = text.replace("-", "").removeprefix(reference.PREFIX)
+    if len(code) == 16:  # typed without dashes or without the prefix
+        text = reference.format_code(code)
     if not reference.is_valid(text):
-        raise AdminError(NOT_FOUND, f"“{plain(raw)}”不是有效的受理编号（格式如 BD2020-7KQ4-M9XR，末位为校验字符），"
+        raise AdminError(NOT_FOUND, f"“{plain(raw)}”不是有效的受理编号（格式如 {reference.EXAMPLE}，末位为校验字符），"
                                     "请核对后重新输入")
     return text
 

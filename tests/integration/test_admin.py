@@ -260,7 +260,7 @@ def test_verify_notices_a_missing_attachment(seeded, aws):
 
 
 def test_unknown_and_malformed_references(seeded):
-    code, _, err = run("show", "BD2020-2345-6789")  # well formed but fails its check character
+    code, _, err = run("show", "BD2020-2345-6789-ABCD-EFGH")  # well formed but fails its check character
     assert code == admin.NOT_FOUND and "不是有效的受理编号" in err
     ref = seeded.refs[0]
     other = _valid_unused(seeded.refs)
@@ -271,6 +271,9 @@ def test_unknown_and_malformed_references(seeded):
     code, _, err = run("show", "../../etc/passwd")
     assert code == admin.NOT_FOUND
     assert run("show", ref)[0] == 0
+    # As a person types it: lower case, no dashes, without the prefix.
+    assert run("show", ref.lower().replace("-", ""))[0] == 0
+    assert run("show", ref.replace("-", "").removeprefix("BD2020"))[0] == 0
 
 
 def _valid_unused(taken: list[str]) -> str:
