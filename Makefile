@@ -22,7 +22,7 @@ serve: site
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/cfn-lint infra/template.yaml
+	$(BIN)/cfn-lint  # templates and regions (China included) from .cfnlintrc
 
 ## Lint, build the site strictly, then run unit, integration, infra and browser tests.
 test: lint site browser-deps
@@ -41,8 +41,10 @@ browser-deps:
 
 bench: site
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.hostile
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.export
+	$(BIN)/python -m bench.local_restart
 	$(BIN)/python bench/lighthouse
 	$(BIN)/python -m bench.apply_page
 

@@ -4,8 +4,8 @@
                               /*      → the built site/ folder
           ──▶ 127.0.0.1:8001  moto (S3 + DynamoDB + CloudFormation), stack created from infra/template.yaml
 
-Data survives a restart: moto's recorder appends every storage request after the stack exists to
-`.local/recording.jsonl`, and the next start creates the stack again and replays them.
+Data survives a restart, and a start takes the same time whatever is stored: the bucket's objects and the table's
+items are kept in `.local/state.json` + `.local/blobs/`, with a log of the writes since (bdpilot.localstate).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import logging
 import mimetypes
 import os
 import secrets
+import signal
 import threading
 import time
 import uuid
@@ -24,8 +25,11 @@ from datetime import timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
+
+if TYPE_CHECKING:
+    from bdpilot.localstate import LocalState
 
 STACK_NAME = "bdpilot-local"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -85,10 +89,7 @@ class LocalRun:
         # moto's backends are not thread-safe; a Lambda container also runs one request at a time.
         self._lock = threading.Lock()
         self._storage = _StorageClock()
-
-    @property
-    def recording(self) -> Path | None:
-        return self.data_dir / "recording.jsonl" if self.persist and self.data_dir else None
+        self.state: LocalState | None = None
 
     def _secret(self) -> str:
         if os.environ.get("BDPILOT_SECRET"):
@@ -105,9 +106,6 @@ class LocalRun:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         for key, value in FAKE_CREDENTIALS.items():
             os.environ.setdefault(key, value)
-        if self.recording:
-            os.environ["MOTO_RECORDER_FILEPATH"] = str(self.recording)
-        from moto.moto_api import recorder
         from moto.server import ThreadedMotoServer
 
         # A line per storage request would bury the addresses the run prints; the handler logs its own outcomes.
@@ -122,7 +120,9 @@ class LocalRun:
 
         from bdpilot import clock, stack
 
-        self.outputs = stack.create_stack(boto3.Session(), endpoint_url=self.moto_url, stack_name=STACK_NAME)
+        session = boto3.Session()
+        self.region = session.region_name or FAKE_CREDENTIALS["AWS_DEFAULT_REGION"]
+        self.outputs = stack.create_stack(session, endpoint_url=self.moto_url, stack_name=STACK_NAME)
         os.environ["BDPILOT_TABLE"] = self.outputs["TableName"]
         os.environ["BDPILOT_BUCKET"] = self.outputs["SubmissionsBucketName"]
         os.environ["BDPILOT_SECRET"] = self._secret()
@@ -130,12 +130,11 @@ class LocalRun:
         if not os.environ.get("BDPILOT_DEADLINE"):
             # The notice's deadline is long past; locally the window stays open so a newcomer can try a post.
             os.environ["BDPILOT_DEADLINE"] = (clock.now() + timedelta(days=30)).isoformat(timespec="minutes")
-        if self.recording:
-            if self.recording.exists():
-                _prepare_recording(self.recording, self._previous_names(), self.target())
-                recorder.replay_recording(target_host=self.moto_url)
-            (self.recording.parent / "names.json").write_text(json.dumps(self.target()))
-            recorder.start_recording()
+        if self.persist and self.data_dir:
+            from bdpilot.localstate import LocalState
+
+            # Before the API answers and before anyone knows moto's port: nothing else writes meanwhile.
+            self.state = LocalState(self.data_dir).open(moto_url=self.moto_url, **self._names())
 
         self._time_storage()
         self.http = _Server((self.host, self.port), _handler_for(self))
@@ -147,9 +146,9 @@ class LocalRun:
             (self.data_dir / "endpoint.json").write_text(json.dumps(self.target(), indent=2))
         return self
 
-    def _previous_names(self) -> dict[str, str]:
-        previous = self.data_dir / "names.json" if self.data_dir else None
-        return json.loads(previous.read_text()) if previous and previous.exists() else {}
+    def _names(self) -> dict[str, str]:
+        return {"bucket": self.outputs["SubmissionsBucketName"], "table": self.outputs["TableName"],
+                "region": self.region}
 
     def target(self) -> dict[str, str]:
         site = f"http://{self.host}:{self.port}/" if hasattr(self, "http") else ""
@@ -164,6 +163,9 @@ class LocalRun:
         self.http.shutdown()
         self.http.server_close()
         self.moto.stop()
+        if self.state:
+            # moto no longer answers, so the state written is final; the log it covers goes.
+            self.state.close(**self._names())
 
     def call_api(self, method: str, path: str, headers: dict[str, str], body: bytes | None,
                  query: str) -> tuple[dict[str, Any], float, float]:
@@ -199,30 +201,6 @@ class _StorageClock:
 class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the default backlog of 5 resets connections when many applicants post at once
     daemon_threads = True
-
-
-def _prepare_recording(path: Path, old: dict[str, str], new: dict[str, str]) -> None:
-    """Make a recording replayable: drop a last line cut short by a crash, and point the requests at today's
-    bucket and table (CloudFormation gives them fresh random names on every start)."""
-    pairs = [(old[k].encode(), new[k].encode()) for k in ("table", "bucket") if old.get(k) and old[k] != new[k]]
-    lines = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue  # the process died while writing this request; it never reached storage either
-        if pairs:
-            raw = entry.get("body") or ""
-            body = base64.b64decode(raw) if entry.get("body_encoded") else raw.encode()
-            url = entry["url"].encode()
-            for before, after in pairs:
-                body, url = body.replace(before, after), url.replace(before, after)
-            entry["url"] = url.decode()
-            entry["body"], entry["body_encoded"] = base64.b64encode(body).decode(), True
-            entry["headers"] = {k: (str(len(body)) if k.lower() == "content-length" else v)
-                                for k, v in entry["headers"].items()}
-        lines.append(json.dumps(entry))
-    path.write_text("".join(line + "\n" for line in lines))
 
 
 def _handler_for(run: LocalRun) -> type[BaseHTTPRequestHandler]:
@@ -312,7 +290,13 @@ def main(*, host: str, port: int, site_dir: Path, data_dir: Path, persist: bool 
                       "table": run.outputs["TableName"], "bucket": run.outputs["SubmissionsBucketName"]},
                      ensure_ascii=False, indent=2))
     print(f"本地运行：{run.url}  （申报窗口在本地默认开放，截止时间 {deadline}；数据保存在 {data_dir}）")
+    if run.state:
+        counts = run.state.counts
+        print(f"已载入本地数据：{counts['objects']} 个对象、{counts['items']} 条表记录"
+              + (f"；重放了上次未正常停止时的 {counts['replayed']} 个写请求" if counts["replayed"] else "") + "。")
     print("按 Ctrl+C 停止。")
+    # `kill` (SIGTERM) stops as cleanly as Ctrl+C: the state is saved and the next start replays nothing.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -320,3 +304,7 @@ def main(*, host: str, port: int, site_dir: Path, data_dir: Path, persist: bool 
     finally:
         run.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
 
 import requests
 
-from tests.live import start_live, stop_live, submit_over_http
+from tests.factories import PDF
+from tests.live import LiveRun, start_live, stop_live, submit_over_http
 
 
 def test_site_and_api_over_http(live):
@@ -38,5 +45,140 @@ def test_submissions_survive_a_restart(built_site, tmp_path):
         session = requests.Session()
         campaign = session.get(second.url + "api/campaign").json()
         assert campaign["window"]["open"] is True
+    finally:
+        stop_live(second)
+
+
+def _admin_list(run: LiveRun) -> str:
+    """What `bdpilot admin --local list` prints for this run, as an administrator would see it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BDPILOT_"))}
+    done = subprocess.run([sys.executable, "-m", "bdpilot.cli", "admin", "--local", "--local-dir", str(run.data_dir),
+                           "list", "--format", "json"], capture_output=True, text=True, env=env, check=True)
+    return done.stdout
+
+
+def _stored(run: LiveRun, *, times: bool = True) -> dict[str, Any]:
+    """Every object version (bytes, type, metadata, S3's SHA-256) and every table item the run holds."""
+    store = run.store()
+    objects = {}
+    for page in store.s3.get_paginator("list_object_versions").paginate(Bucket=store.bucket):
+        assert not page.get("DeleteMarkers")
+        for version in page.get("Versions", []):
+            key = version["Key"]
+            head = store.s3.head_object(Bucket=store.bucket, Key=key, VersionId=version["VersionId"],
+                                        ChecksumMode="ENABLED")
+            body = store.s3.get_object(Bucket=store.bucket, Key=key, VersionId=version["VersionId"])["Body"].read()
+            objects.setdefault(key, []).append({
+                "sha256": hashlib.sha256(body).hexdigest(), "etag": head["ETag"], "type": head["ContentType"],
+                "metadata": head["Metadata"], "checksum": head.get("ChecksumSHA256"),
+                **({"modified": head["LastModified"]} if times else {})})
+    items = store.dynamodb.scan(TableName=store.table, ConsistentRead=True)["Items"]
+    return {"objects": objects, "items": sorted(items, key=lambda i: i["pk"]["S"])}
+
+
+def _reads(run: LiveRun, references: list[str]) -> None:
+    """What applicants and an administrator do between writes: none of it may be kept or replayed."""
+    session = requests.Session()
+    for _ in range(3):
+        session.get(run.url + "api/campaign").raise_for_status()
+        list(run.store().query("time"))
+        for ref in references:
+            assert run.store().get_record(ref) is not None
+            assert run.store().attachment_sizes(ref)
+
+
+def _this_start(run: LiveRun) -> str:
+    """What the latest start printed (serve.log collects every start in the folder)."""
+    return run.log.rsplit("本地运行：", 1)[-1]
+
+
+def _without_times(objects: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    return {key: [{k: v for k, v in version.items() if k != "modified"} for version in versions]
+            for key, versions in objects.items()}
+
+
+def test_restart_keeps_every_byte_and_replays_no_reads(built_site, tmp_path):
+    first = start_live(built_site, tmp_path)
+    try:
+        receipts = [submit_over_http(first.url, requests.Session(), 30 + i) for i in range(2)]
+        refs = [r["reference"] for r in receipts]
+        _reads(first, refs)
+        listing, stored = _admin_list(first), _stored(first, times=False)
+    finally:
+        first.process.send_signal(signal.SIGKILL)  # no clean stop: the next start must replay this run's writes
+        first.process.wait(timeout=10)
+    assert [json.loads(line)["reference"] for line in listing.splitlines()] == refs
+    assert sum(v["checksum"] is not None for vs in stored["objects"].values() for v in vs) == 4  # the attachments
+
+    # The run's log holds its writes and nothing else: per submission two uploads (POST), two copies and the
+    # record (PUT), the reference claim (PutItem) and the commit (TransactWriteItems).
+    (log,) = (tmp_path / "writes").glob("*.jsonl")
+    killed_log = log.read_bytes()
+    entries = [json.loads(line) for line in log.read_text().splitlines()[1:]]
+    calls = sorted((e["method"], e["headers"].get("X-Amz-Target", "s3")) for e in entries)
+    assert calls == sorted([("POST", "s3")] * 4 + [("PUT", "s3")] * 6
+                           + [("POST", "DynamoDB_20120810.PutItem")] * 2
+                           + [("POST", "DynamoDB_20120810.TransactWriteItems")] * 2), calls
+
+    second = start_live(built_site, tmp_path)
+    try:
+        assert "重放了上次未正常停止时的 14 个写请求" in _this_start(second)
+        assert _admin_list(second) == listing
+        after_kill = _stored(second)
+        assert after_kill["items"] == stored["items"]
+        assert _without_times(after_kill["objects"]) == stored["objects"]  # replayed writes are new versions' times
+        _reads(second, refs)
+    finally:
+        stop_live(second)
+    # A clean stop folds the run's writes into the state: the next start replays nothing at all.
+    assert not list((tmp_path / "writes").glob("*.jsonl"))
+    # Not even a log the state already covers, left behind by a kill between writing state.json and deleting it.
+    log.write_bytes(killed_log)
+
+    third = start_live(built_site, tmp_path)
+    try:
+        assert "已载入本地数据：10 个对象、10 条表记录。" in _this_start(third)
+        assert "重放" not in _this_start(third) and not log.exists()
+        assert _admin_list(third) == listing
+        assert _stored(third) == after_kill  # byte-identical, down to metadata, S3's SHA-256 and times
+        for receipt in receipts:
+            for f in receipt["record"]["files"]:
+                sink = io.BytesIO()
+                third.store().read_attachment(receipt["reference"], f["name"], sink)
+                assert sink.getvalue() == PDF and hashlib.sha256(PDF).hexdigest() == f["sha256"]
+        # The restored state is live: the guards still refuse a second project, and a new applicant is stored.
+        assert third.store().applicant_taken(f"USCC#{receipts[0]['record']['application']['applicant']['uscc']}")
+        submit_over_http(third.url, requests.Session(), 40)
+    finally:
+        stop_live(third)
+
+
+def test_an_older_recording_is_taken_over_without_its_reads(built_site, tmp_path):
+    """Earlier versions recorded every request, reads included, in recording.jsonl beside names.json: the first
+    start after an upgrade replays its writes once, keeps them in the state and drops the recording."""
+    first = start_live(built_site, tmp_path)
+    try:
+        receipt = submit_over_http(first.url, requests.Session(), 50)
+    finally:
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(timeout=10)
+    (log,) = (tmp_path / "writes").glob("*.jsonl")
+    header, *lines = log.read_text().splitlines()
+    writes = [json.loads(line) for line in lines]
+    reads = [{**writes[0], "method": "GET", "body": ""},
+             {**writes[-1], "headers": {**writes[-1]["headers"], "X-Amz-Target": "DynamoDB_20120810.GetItem"}}]
+    assert writes[-1]["headers"]["X-Amz-Target"].endswith("TransactWriteItems")
+    (tmp_path / "recording.jsonl").write_text("".join(json.dumps(e) + "\n" for e in [reads[0], *writes, reads[1]]))
+    (tmp_path / "names.json").write_text(json.dumps(json.loads(header)["names"]))
+    log.unlink()
+    (tmp_path / "state.json").unlink(missing_ok=True)
+
+    second = start_live(built_site, tmp_path)
+    try:
+        assert f"重放了上次未正常停止时的 {len(writes)} 个写请求" in _this_start(second)
+        assert not (tmp_path / "recording.jsonl").exists() and not (tmp_path / "names.json").exists()
+        stored = second.store().get_record(receipt["reference"])
+        assert stored is not None and hashlib.sha256(stored).hexdigest() == receipt["digest"]
+        assert second.store().get_index(receipt["reference"])["digest"] == receipt["digest"]
     finally:
         stop_live(second)
