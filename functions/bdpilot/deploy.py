@@ -1,11 +1,16 @@
 """`bdpilot deploy`: package the function, create or update the stack, publish the site, print the URLs.
 
-    bdpilot deploy --stage prod [--region ap-northeast-1] [--site-domain example.org --certificate-arn ...]
-                   [--alarm-email ops@example.org] [--deadline 2020-12-01T00:00]
+    bdpilot deploy --stage prod [--region ap-northeast-1] [--alarm-email ops@example.org]
+                   [--site-domain example.org (--certificate-arn arn:aws:acm:us-east-1:...
+                                               | --server-certificate-id ASCA...)]
+                   [--deadline 2020-12-01T00:00] [--quiet-alarm-minutes 60]
 
 Needs AWS credentials allowed to manage the stack's resources (CloudFormation, IAM, S3, DynamoDB, KMS, Lambda,
 API Gateway, WAF, CloudFront, CloudWatch, SNS). Outside China it first creates or updates `bdpilot-<stage>-edge`
-in us-east-1 (infra/edge.yaml, the distribution's web ACL). Run it from the repository (it reads infra/ and mkdocs.yml).
+in us-east-1 (infra/edge.yaml, the distribution's web ACL and its alarm). In China (cn-north-1, cn-northwest-1) it
+requires an ICP-filed --site-domain and an IAM --server-certificate-id, creates no edge stack, and stores each page
+<dir>/index.html also under <dir>/ (no CloudFront Functions there; infra/adr/0004-china-regions.md).
+Run it from the repository (it reads infra/ and mkdocs.yml).
 
 Safe by construction: arguments are checked before anything is created (deploy_checks), a rolled-back first
 deploy is explained and re-created, change sets are read and refused when they would replace or remove the data
@@ -27,7 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from bdpilot.deploy_cfn import StackState, check_state, deploy_stack, stack_state
-from bdpilot.deploy_checks import PROTECTED, DeployError, check_combination, check_values, leftover_names, refuse
+from bdpilot.deploy_checks import (
+    PROTECTED,
+    DeployError,
+    check_combination,
+    check_server_certificate,
+    check_values,
+    in_china,
+    leftover_names,
+    refuse,
+)
 from bdpilot.deploy_package import (
     PROVIDED_BY_RUNTIME,
     SUPERSEDED,
@@ -91,14 +105,30 @@ def cache_control(key: str) -> str:
     return "public, max-age=300, must-revalidate"
 
 
-def sync_site(s3: Any, bucket: str, site: Path) -> tuple[int, int]:
-    """Make the bucket hold exactly site/ (unchanged files are skipped by MD5); return (uploaded, deleted)."""
+INDEX = "index.html"
+
+
+def site_objects(site: Path, *, directory_keys: bool = False) -> dict[str, Path]:
+    """The bucket's keys and the files they hold. With directory_keys (China: no CloudFront Function to append
+    index.html to directory URLs), each <dir>/index.html is also stored under <dir>/, the key CloudFront asks the
+    origin for on /<dir>/. The root needs none: the distribution's DefaultRootObject serves /."""
+    objects: dict[str, Path] = {}
+    for path in files(site):
+        key = path.relative_to(site).as_posix()
+        objects[key] = path
+        if directory_keys and path.name == INDEX and key != INDEX:
+            objects[key.removesuffix(INDEX)] = path
+    return objects
+
+
+def sync_site(s3: Any, bucket: str, site: Path, *, directory_keys: bool = False) -> tuple[int, int]:
+    """Make the bucket hold exactly site/ (plus the directory keys, see site_objects; unchanged objects are
+    skipped by MD5); return (uploaded, deleted)."""
     remote: dict[str, str] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         remote |= {o["Key"]: o["ETag"].strip('"') for o in page.get("Contents", [])}
     uploaded = 0
-    for path in files(site):
-        key = path.relative_to(site).as_posix()
+    for key, path in site_objects(site, directory_keys=directory_keys).items():
         data = path.read_bytes()
         if remote.pop(key, None) == hashlib.md5(data, usedforsecurity=False).hexdigest():
             continue
@@ -129,11 +159,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--region", help="AWS region (default: the profile's or AWS_REGION)")
     parser.add_argument("--stack-name", help="default: bdpilot-<stage>")
     parser.add_argument("--site-domain", help="the site's host name (default: the CloudFront domain)")
-    parser.add_argument("--certificate-arn", help="ACM certificate in us-east-1 for --site-domain")
+    parser.add_argument("--certificate-arn", help="ACM certificate in us-east-1 for --site-domain (not in China; "
+                        "'' removes it)")
+    parser.add_argument("--server-certificate-id", help="ID (ASCA...) of an IAM server certificate for --site-domain, "
+                        "uploaded with --path /cloudfront/...: required in China, elsewhere instead of "
+                        "--certificate-arn ('' removes it)")
     parser.add_argument("--alarm-email", help="address for alarm notifications (confirm the SNS e-mail); required "
                         "for --stage prod unless the stack already has one")
     parser.add_argument("--deadline", help="ISO 8601 datetime closing the window of a new round, Beijing time "
                         "unless it has an offset ('' = campaign's)")
+    parser.add_argument("--quiet-alarm-minutes", help="alarm after this many minutes without an accepted "
+                        "submission, 0 = off (at most 1440); default: the stack's current value (new stack: 0)")
     parser.add_argument("--reserved-concurrency", help="function concurrency cap (0 = unreserved)")
     parser.add_argument("--rotate-secret", action="store_true", help="issue a new form-token secret")
     return parser.parse_args(argv)
@@ -170,7 +206,9 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
     state = stack_state(cfn, stack_name)
     check_state(cfn, stack_name, state)
     previous = state.parameters if state.updatable else None
-    effective = check_combination(args, previous)
+    effective = check_combination(args, previous, region)
+    if args.server_certificate_id:
+        check_server_certificate(session, args.server_certificate_id, region)
     if previous is None:
         leftovers = leftover_names(session, template, stage=args.stage, account=account, region=region)
         if leftovers:
@@ -194,7 +232,8 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
         suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
         template_url = f"https://{artifacts}.s3.{region}.{suffix}/{template_key}"
 
-        edge_acl = deploy_edge(session, args.stage, region)
+        # The edge stack's alarm has a topic of its own in us-east-1: the same address as the main stack's.
+        edge_acl = deploy_edge(session, args.stage, region, effective.alarm_email)
         keep = None if previous is not None else ""  # optional values: keep the previous one on update
         parameters: dict[str, str | None] = {
             "Stage": args.stage,
@@ -202,8 +241,11 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
             "CodeKey": code_key,
             "SiteDomain": args.site_domain if args.site_domain is not None else keep,
             "SiteCertificateArn": args.certificate_arn if args.certificate_arn is not None else keep,
+            "SiteServerCertificateId": args.server_certificate_id if args.server_certificate_id is not None else keep,
             "AlarmEmail": args.alarm_email if args.alarm_email is not None else keep,
             "DeadlineOverride": args.deadline if args.deadline is not None else keep,
+            # A Number: never "" (None = the previous value, or on create the template's default, 0).
+            "QuietHoursAlarmMinutes": args.quiet_alarm_minutes,
             "ReservedConcurrency": args.reserved_concurrency if args.reserved_concurrency is not None else
             (None if previous is not None else "50"),
             "EdgeWebAclArn": edge_acl,
@@ -220,7 +262,7 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
             raise
         settle_artifacts(s3, artifacts, live=code_key, previous=old_code, new=code_key)
 
-        uploaded, deleted = sync_site(s3, outputs["SiteBucketName"], site)
+        uploaded, deleted = sync_site(s3, outputs["SiteBucketName"], site, directory_keys=in_china(region))
         print(f"site: {uploaded} files uploaded, {deleted} removed")
     session.client("cloudfront").create_invalidation(
         DistributionId=outputs["DistributionId"],
@@ -229,10 +271,19 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
     print(f"\nsite:   {outputs['SiteUrl']}\napi:    {outputs['ApiUrl']}\n"
           f"admins: attach {outputs['AdminPolicyArn']} to the administrators' IAM users or roles")
     if args.alarm_email:
-        print(f"\n请到 {effective.alarm_email} 的邮箱点击 AWS 通知邮件"
-              "（AWS Notification - Subscription Confirmation）中的确认链接；确认之前，告警不会发给任何人。\n"
-              f"Confirm the SNS subscription: open the e-mail AWS sent to {effective.alarm_email} and click its "
-              "link. Until then the alarms reach nobody.")
+        # Outside China the edge stack's topic in us-east-1 sends a confirmation of its own.
+        count, topics = (1, f"the stack's topic in {region}") if in_china(region) else (
+            2, f"the stack's topic in {region} and the edge stack's in {EDGE_REGION}")
+        print(f"\n请到 {effective.alarm_email} 的邮箱点击 AWS 通知邮件（AWS Notification - Subscription "
+              f"Confirmation，共 {count} 封）中的确认链接；确认之前，告警不会发给任何人。\n"
+              f"Confirm the SNS subscription{'s' if count > 1 else ''}: open the {count} e-mail"
+              f"{'s' if count > 1 else ''} AWS sent to {effective.alarm_email} ({topics}) and click the link. "
+              "Until then the alarms reach nobody.")
+    quiet = int(args.quiet_alarm_minutes or 0)
+    if quiet:
+        print(f"\n无提交告警：连续 {quiet} 分钟没有成功提交即告警；截止后请用 --quiet-alarm-minutes 0 关闭。\n"
+              f"No-submission alarm: fires after {quiet} minutes without an accepted submission; turn it off "
+              "with --quiet-alarm-minutes 0 once the window has closed.")
     return 0
 
 
@@ -253,14 +304,15 @@ def secret_parameters(existing: set[str] | None, *, rotate: bool = False) -> dic
             for name in SECRET_PARAMETERS}
 
 
-def deploy_edge(session: Any, stage: str, region: str) -> str:
-    """Create or update the CloudFront-scope web ACL stack in us-east-1; return its ARN. In the China regions
-    there is none yet (CloudFront there is a separate service; a later change), so the distribution gets none."""
-    if region.startswith("cn-"):
+def deploy_edge(session: Any, stage: str, region: str, alarm_email: str) -> str:
+    """Create or update the CloudFront-scope web ACL stack in us-east-1 (its block alarm notifies `alarm_email`
+    through a topic there: alarms notify topics in their own region only); return the web ACL's ARN. In the China
+    regions there is none (us-east-1 is another partition), so the distribution gets no web ACL."""
+    if in_china(region):
         print("edge: no CloudFront-scope web ACL in the China regions; the distribution has no web ACL")
         return ""
     cfn = session.client("cloudformation", region_name=EDGE_REGION)
-    outputs = deploy_stack(cfn, f"bdpilot-{stage}-edge", None, {"Stage": stage},
+    outputs = deploy_stack(cfn, f"bdpilot-{stage}-edge", None, {"Stage": stage, "AlarmEmail": alarm_email},
                            template_body=EDGE_TEMPLATE.read_text(encoding="utf-8"))
     return outputs["WebAclArn"]
 

@@ -65,8 +65,9 @@ def check_state(cfn: Any, name: str, state: StackState) -> None:
                  "CloudFormation console.\n" + "\n".join(failure_reasons(cfn, name)))
 
 
-def prepare(cfn: Any, name: str) -> str:
-    """Bring the stack to a state a change set can start from; return the change set type (CREATE or UPDATE).
+def prepare(cfn: Any, name: str) -> tuple[str, StackState]:
+    """Bring the stack to a state a change set can start from; return the change set type (CREATE or UPDATE)
+    and the stack's state before.
 
     A stack whose first creation failed stays in ROLLBACK_COMPLETE: it holds no resources (those with
     RetainExceptOnCreate were deleted by the rollback, those with Retain are no longer part of it) and can only
@@ -75,7 +76,7 @@ def prepare(cfn: Any, name: str) -> str:
     state = stack_state(cfn, name)
     check_state(cfn, name, state)
     if state.updatable:
-        return "UPDATE"
+        return "UPDATE", state
     if state.status == "ROLLBACK_COMPLETE":
         reasons = failure_reasons(cfn, name)
         print(f"stack: {name} 的首次创建失败并已回滚（ROLLBACK_COMPLETE），此状态无法更新，只能删除后重建。失败原因：\n"
@@ -85,7 +86,7 @@ def prepare(cfn: Any, name: str) -> str:
         cfn.delete_stack(StackName=name)
         cfn.get_waiter("stack_delete_complete").wait(StackName=state.stack_id or name,
                                                      WaiterConfig={"Delay": 10, "MaxAttempts": 180})
-    return "CREATE"  # no stack, a deleted one, or only the change set of an earlier attempt (REVIEW_IN_PROGRESS)
+    return "CREATE", state  # no stack, a deleted one, or only the change set of an earlier attempt (REVIEW_IN_PROGRESS)
 
 
 def _changes(cfn: Any, name: str, change_set: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -108,13 +109,16 @@ def deploy_stack(cfn: Any, name: str, template_url: str | None, parameters: dict
                  template_body: str | None = None, stack_policy: str | None = None,
                  protected: tuple[str, ...] = ()) -> dict[str, str]:
     """Create or update through a change set (what `aws cloudformation deploy` does); return the outputs.
-    A parameter given as None keeps its previous value. The template is at template_url, or template_body.
+    A parameter given as None keeps its previous value; the template's default when the stack has no such
+    parameter yet (CloudFormation refuses UsePreviousValue for a parameter the stack's template lacks, e.g. the
+    first update after the template gained it). The template is at template_url, or template_body.
     The change set is read first: one that would remove or replace a resource in `protected` is deleted
     unexecuted and refused. `stack_policy` (JSON) is set on the stack, before an update is executed and right
     after a create (a stack policy guards updates only)."""
-    kind = prepare(cfn, name)
-    if kind == "CREATE":  # UsePreviousValue means nothing to a stack being created
-        parameters = {k: v for k, v in parameters.items() if v is not None}
+    kind, state = prepare(cfn, name)
+    # UsePreviousValue means nothing to a stack being created, nor for a parameter the stack does not have.
+    have = state.parameters if kind == "UPDATE" else {}
+    parameters = {k: v for k, v in parameters.items() if v is not None or k in have}
     params = [{"ParameterKey": k, "UsePreviousValue": True} if v is None else {"ParameterKey": k, "ParameterValue": v}
               for k, v in parameters.items()]
     change_set = f"bdpilot-{time.time_ns()}"

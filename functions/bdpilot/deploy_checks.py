@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bdpilot import campaign
@@ -17,6 +17,12 @@ PROTECTED = ("SubmissionsTable", "SubmissionsBucket", "DataKey")
 # Stages whose alarms must reach a person.
 ALARMED_STAGES = ("prod",)
 ACM_US_EAST_1 = re.compile(r"^arn:aws:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+$")
+# IAM gives server certificates unique IDs starting with ASCA; the template's AllowedPattern checks the rest.
+SERVER_CERTIFICATE_PREFIX = "ASCA"
+# CloudFront takes an IAM server certificate only when it was uploaded with a path under /cloudfront/.
+CLOUDFRONT_CERTIFICATE_PATH = "/cloudfront/"
+# The regions of partition aws-cn: the template's condition IsChina names exactly these (a test compares them).
+CHINA_REGIONS = frozenset({"cn-north-1", "cn-northwest-1"})
 HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -48,13 +54,20 @@ class Effective:
     """The values the stack will have after this deploy: the argument when given, else the stack's previous one."""
     site_domain: str
     certificate_arn: str
+    server_certificate_id: str
     alarm_email: str
+
+
+def in_china(region: str | None) -> bool:
+    """Whether the template renders for the China regions there (condition IsChina)."""
+    return region in CHINA_REGIONS
 
 
 def check_values(args: Any, template: Mapping[str, Any], region: str | None) -> None:
     """Each argument on its own, before AWS is asked anything: values the stack would reject late (after
     minutes of CloudFront) or the function would choke on."""
-    stage_pattern = template["Parameters"]["Stage"].get("AllowedPattern")
+    parameters = template["Parameters"]
+    stage_pattern = parameters["Stage"].get("AllowedPattern")
     if stage_pattern and not re.fullmatch(stage_pattern, args.stage):
         raise refuse(f"--stage「{args.stage}」不合规：须为小写字母开头，只含小写字母、数字和 -，最长 16 个字符。",
                      f"--stage {args.stage!r} must match {stage_pattern}.")
@@ -63,39 +76,118 @@ def check_values(args: Any, template: Mapping[str, Any], region: str | None) -> 
         print(f"deadline: {deadline.astimezone(campaign.TZ):%Y-%m-%d %H:%M} Beijing time")
     if args.reserved_concurrency is not None and not re.fullmatch(r"[0-9]+", args.reserved_concurrency):
         raise refuse("--reserved-concurrency 须为非负整数。", "--reserved-concurrency must be a whole number ≥ 0.")
+    if args.quiet_alarm_minutes is not None:
+        check_quiet_alarm_minutes(args.quiet_alarm_minutes, parameters.get("QuietHoursAlarmMinutes", {}))
     if args.site_domain and not HOST_NAME.fullmatch(args.site_domain):
         raise refuse(f"--site-domain「{args.site_domain}」不是主机名（只写域名，不带 https:// 和路径）。",
                      f"--site-domain {args.site_domain!r} is not a host name (no scheme, no path).")
     certificate = args.certificate_arn
-    if certificate and not (region or "").startswith("cn-") and not ACM_US_EAST_1.fullmatch(certificate):
+    if certificate and in_china(region):
+        raise refuse(f"{region} 的 CloudFront 不支持 ACM 证书：请改用 --server-certificate-id（IAM 服务器证书 ID）。",
+                     f"CloudFront in {region} has no ACM: pass the IAM server certificate's ID as "
+                     "--server-certificate-id instead of --certificate-arn.")
+    if certificate and not ACM_US_EAST_1.fullmatch(certificate):
         raise refuse("--certificate-arn 须为 us-east-1 区域的 ACM 证书 ARN（CloudFront 只接受该区域的证书）。",
                      f"--certificate-arn {certificate!r} is not an ACM certificate in us-east-1 "
                      "(CloudFront takes certificates only from there).")
+    server_certificate = args.server_certificate_id
+    id_pattern = parameters.get("SiteServerCertificateId", {}).get("AllowedPattern", r"[A-Z0-9]{16,128}")
+    if server_certificate and (not server_certificate.startswith(SERVER_CERTIFICATE_PREFIX)
+                               or not re.fullmatch(id_pattern, server_certificate)):
+        raise refuse(f"--server-certificate-id「{server_certificate}」不是 IAM 服务器证书 ID（以 ASCA 开头，"
+                     "不是证书名称或 ARN；`aws iam list-server-certificates` 可查）。",
+                     f"--server-certificate-id {server_certificate!r} is not an IAM server certificate ID (ASCA..., "
+                     "not its name or ARN; see `aws iam list-server-certificates`).")
     if args.alarm_email and not EMAIL.fullmatch(args.alarm_email):
         raise refuse(f"--alarm-email「{args.alarm_email}」不是电子邮件地址。",
                      f"--alarm-email {args.alarm_email!r} is not an e-mail address.")
 
 
-def check_combination(args: Any, previous: Mapping[str, str] | None) -> Effective:
+def check_quiet_alarm_minutes(raw: str, parameter: Mapping[str, Any]) -> int:
+    """--quiet-alarm-minutes within the template's bounds (0 = no alarm; the upper bound is CloudWatch's one day
+    of evaluation for one-minute periods)."""
+    low, high = int(parameter.get("MinValue", 0)), int(parameter.get("MaxValue", 1440))
+    if not re.fullmatch(r"[0-9]+", raw) or not low <= int(raw) <= high:
+        raise refuse(f"--quiet-alarm-minutes 须为 {low} 到 {high} 之间的整数（分钟；0 表示不设此告警）。",
+                     f"--quiet-alarm-minutes must be a whole number of minutes from {low} to {high} "
+                     "(0 = no such alarm).")
+    return int(raw)
+
+
+def check_combination(args: Any, previous: Mapping[str, str] | None, region: str) -> Effective:
     """The arguments together with what the stack already has (`previous`: its parameter values, None when it
-    is to be created): a domain needs its certificate, and a production stage an alarm address."""
+    is to be created). In China a domain (ICP-filed) and an IAM server certificate are required and ACM does
+    not exist; elsewhere a domain needs exactly one kind of certificate. A production stage needs an alarm
+    address. (The template's Rules say the same, but only once the change set is made.)"""
     def effective(given: str | None, key: str) -> str:
         return given if given is not None else (previous or {}).get(key, "")
 
     domain = effective(args.site_domain, "SiteDomain")
     certificate = effective(args.certificate_arn, "SiteCertificateArn")
+    server_certificate = effective(args.server_certificate_id, "SiteServerCertificateId")
     alarm_email = effective(args.alarm_email, "AlarmEmail")
-    if domain and not certificate:
-        raise refuse(f"站点域名 {domain} 需要证书：请同时给出 --certificate-arn（us-east-1 的 ACM 证书）。",
-                     f"The site domain {domain} needs its certificate: pass --certificate-arn "
-                     "(an ACM certificate in us-east-1 covering it).")
-    if certificate and not domain:
-        raise refuse("给出了 --certificate-arn 却没有 --site-domain：证书须与域名一起使用。",
-                     "--certificate-arn was given without --site-domain; a certificate goes with its domain.")
+    if in_china(region):
+        if not domain:
+            raise refuse(f"{region} 的 CloudFront 只在已备案（ICP）的域名上提供服务：请给出 --site-domain。",
+                         f"CloudFront in {region} serves only on an ICP-filed domain, never on *.cloudfront.cn: "
+                         "pass --site-domain.")
+        if certificate:
+            raise refuse(f"{region} 的 CloudFront 不支持 ACM 证书；请给出 --certificate-arn '' 以去掉它。",
+                         f"CloudFront in {region} has no ACM: pass --certificate-arn '' to drop it.")
+        if not server_certificate:
+            raise refuse(f"站点域名 {domain} 需要 IAM 服务器证书：请给出 --server-certificate-id（以 ASCA 开头，"
+                         "上传时 --path 须以 /cloudfront/ 开头）。",
+                         f"The site domain {domain} needs its certificate: in {region} pass "
+                         "--server-certificate-id (an IAM server certificate uploaded with --path /cloudfront/...).")
+    elif certificate and server_certificate:
+        # Switching kinds on a stack: name the one the stack has, which this deploy would otherwise keep.
+        kept = ("--server-certificate-id" if args.server_certificate_id is None else
+                "--certificate-arn" if args.certificate_arn is None else None)
+        hint_zh = f"堆栈已有的证书请用 {kept} '' 去掉。" if kept else ""
+        hint_en = f" To switch, drop the stack's current one with {kept} ''." if kept else ""
+        raise refuse("--certificate-arn（ACM）与 --server-certificate-id（IAM）只能有一个。" + hint_zh,
+                     "Give one certificate, ACM (--certificate-arn) or IAM (--server-certificate-id), not both."
+                     + hint_en)
+    elif domain and not (certificate or server_certificate):
+        raise refuse(f"站点域名 {domain} 需要证书：请同时给出 --certificate-arn（us-east-1 的 ACM 证书）"
+                     "或 --server-certificate-id（IAM 服务器证书）。",
+                     f"The site domain {domain} needs its certificate: pass --certificate-arn (an ACM certificate "
+                     "in us-east-1 covering it) or --server-certificate-id (an IAM server certificate).")
+    elif (certificate or server_certificate) and not domain:
+        given = "--certificate-arn" if certificate else "--server-certificate-id"
+        raise refuse(f"给出了 {given} 却没有 --site-domain：证书须与域名一起使用。",
+                     f"{given} was given without --site-domain; a certificate goes with its domain.")
     if args.stage in ALARMED_STAGES and not alarm_email:
         raise refuse(f"--stage {args.stage} 必须给出 --alarm-email：否则截止日前后出现故障时，告警不会通知任何人。",
                      f"--stage {args.stage} needs --alarm-email: without it the alarms notify nobody.")
-    return Effective(domain, certificate, alarm_email)
+    return Effective(domain, certificate, server_certificate, alarm_email)
+
+
+def check_server_certificate(session: Any, certificate_id: str, region: str, *, now: datetime | None = None) -> None:
+    """The IAM server certificate exists in this account, was uploaded for CloudFront (path /cloudfront/...) and
+    has not expired. CloudFront reports any of these only when it creates or updates the distribution, minutes
+    in (and a first create then rolls back)."""
+    found = None
+    for page in session.client("iam", region_name=region).get_paginator("list_server_certificates").paginate():
+        found = next((c for c in page["ServerCertificateMetadataList"]
+                      if c["ServerCertificateId"] == certificate_id), found)
+    if found is None:
+        raise refuse(f"本账户中没有 ID 为 {certificate_id} 的 IAM 服务器证书"
+                     "（`aws iam list-server-certificates` 可查）。",
+                     f"This account has no IAM server certificate with ID {certificate_id} "
+                     "(see `aws iam list-server-certificates`).")
+    name, path = found["ServerCertificateName"], found.get("Path", "/")
+    if not path.startswith(CLOUDFRONT_CERTIFICATE_PATH):
+        raise refuse(f"IAM 服务器证书 {name} 的路径是 {path}，CloudFront 只接受路径以 /cloudfront/ 开头的证书："
+                     "请用 --path /cloudfront/bdpilot/ 重新上传。",
+                     f"The IAM server certificate {name} has path {path}; CloudFront takes only certificates "
+                     "uploaded with a path under /cloudfront/ (upload it again with --path /cloudfront/bdpilot/).")
+    expiration = found.get("Expiration")
+    if expiration is not None and expiration <= (now or datetime.now(UTC)):
+        raise refuse(f"IAM 服务器证书 {name} 已于 {expiration:%Y-%m-%d} 过期。",
+                     f"The IAM server certificate {name} expired on {expiration:%Y-%m-%d}.")
+    if expiration is not None and expiration - (now or datetime.now(UTC)) < timedelta(days=30):
+        print(f"certificate: {name} expires on {expiration:%Y-%m-%d}; upload a renewed one soon")
 
 
 # ---------------------------------------------------------------- names an earlier stack left behind

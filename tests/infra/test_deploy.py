@@ -84,3 +84,39 @@ def test_site_sync_sets_types_skips_unchanged_and_removes_stale(fake_credentials
 
         (site / "index.html").write_text("<!doctype html><title>首页（更新）</title>", encoding="utf-8")
         assert deploy.sync_site(s3, "site", site) == (1, 0)
+
+
+def test_site_sync_for_china_stores_each_directory_page_under_its_directory_key(fake_credentials: None,
+                                                                                  tmp_path: Path) -> None:
+    """China has no CloudFront Function to turn /a/b/ into a/b/index.html: the origin must hold the key a/b/."""
+    site = tmp_path / "site"
+    (site / "guide" / "faq").mkdir(parents=True)
+    (site / "index.html").write_text("<!doctype html><title>首页</title>", encoding="utf-8")
+    (site / "guide" / "index.html").write_text("<!doctype html><title>指南</title>", encoding="utf-8")
+    (site / "guide" / "faq" / "index.html").write_text("<!doctype html><title>问答</title>", encoding="utf-8")
+    (site / "guide" / "form.pdf").write_bytes(b"%PDF-1.4")
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="site")
+
+        # Elsewhere the CloudFront Function does it: no directory keys.
+        assert deploy.sync_site(s3, "site", site) == (4, 0)
+        assert "guide/" not in {o["Key"] for o in s3.list_objects_v2(Bucket="site")["Contents"]}
+
+        assert deploy.sync_site(s3, "site", site, directory_keys=True) == (2, 0)
+        keys = {o["Key"] for o in s3.list_objects_v2(Bucket="site")["Contents"]}
+        # Not "" for the root (not a valid key; DefaultRootObject serves /), not "guide" without the slash.
+        assert keys == {"index.html", "guide/index.html", "guide/", "guide/faq/index.html", "guide/faq/",
+                        "guide/form.pdf"}
+        for directory in ("guide/", "guide/faq/"):
+            stored = s3.get_object(Bucket="site", Key=directory)
+            assert stored["ContentType"] == "text/html; charset=utf-8" and "max-age=300" in stored["CacheControl"]
+            assert stored["Body"].read() == (site / directory / "index.html").read_bytes()
+        assert deploy.sync_site(s3, "site", site, directory_keys=True) == (0, 0)
+
+        # A page that goes away takes its directory key with it; a changed one updates both keys.
+        (site / "guide" / "faq" / "index.html").unlink()
+        changed = "<!doctype html><title>指南（新）</title>"
+        (site / "guide" / "index.html").write_text(changed, encoding="utf-8")
+        assert deploy.sync_site(s3, "site", site, directory_keys=True) == (2, 2)
+        assert s3.get_object(Bucket="site", Key="guide/")["Body"].read() == changed.encode()

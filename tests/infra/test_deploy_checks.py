@@ -119,3 +119,27 @@ def test_the_deadline_is_read_as_the_function_reads_it() -> None:
         deploy_checks.parse_deadline("2020-12-01 5pm")
     assert "ISO 8601" in str(refused.value) and "不是" in str(refused.value)
 
+
+
+# ---------------------------------------------------------------- the China regions and the new parameters
+
+
+def test_deploy_treats_as_china_exactly_the_regions_the_template_does(template: dict[str, Any]) -> None:
+    """Directory keys, the certificate rules and the missing edge stack follow the template's IsChina."""
+    condition = template["Conditions"]["IsChina"]["Fn::Or"]
+    regions = {clause["Fn::Equals"][1] for clause in condition if clause["Fn::Equals"][0] == {"Ref": "AWS::Region"}}
+    assert regions == deploy_checks.CHINA_REGIONS
+    assert all(deploy_checks.in_china(r) for r in regions)
+    assert not any(deploy_checks.in_china(r) for r in ("us-east-1", "ap-east-1", "ap-northeast-1", None))
+
+
+def test_quiet_alarm_minutes_follow_the_templates_bounds(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["QuietHoursAlarmMinutes"]
+    low, high = int(parameter["MinValue"]), int(parameter["MaxValue"])
+    assert (low, high) == (0, 1440)  # a day: CloudWatch's limit for Period x EvaluationPeriods at one minute
+    assert deploy_checks.check_quiet_alarm_minutes(str(high), parameter) == high
+    assert deploy_checks.check_quiet_alarm_minutes("0", parameter) == 0
+    for bad in (str(high + 1), "-1", "60.0", "60m", " 60"):
+        with pytest.raises(deploy_checks.DeployError):
+            deploy_checks.check_quiet_alarm_minutes(bad, parameter)
+

@@ -6,7 +6,8 @@ a rolled-back first deploy, names left by an earlier stack.
   out, as in the local run, but the Lambda function is kept (moto creates it from the uploaded zip). The outputs
   of left-out resources (DistributionId, SiteUrl, ApiUrl) point at a distribution made directly in moto's
   CloudFront, so the invalidation is real;
-- the edge stack (only a WAFv2 web ACL, which moto lacks) returns no web ACL, as in the China regions;
+- the edge stack (a WAFv2 web ACL, which moto lacks) is recorded and returns no web ACL, as in the China regions
+  (tests/infra/test_edge.py checks what deploy_edge passes); the China tests run the real deploy_edge;
 - the zip and the site: a small zip and a two-page site instead of pip and mkdocs (tests/infra/test_deploy.py
   covers packaging, tests/infra/test_csp.py the site build).
 Where moto is laxer than AWS, a hook on the session makes it answer as AWS documents (see `AwsBehaviour`).
@@ -21,16 +22,22 @@ import json
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from moto import mock_aws
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation.parsing import get_model_map
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.iam import models as iam_models
 
 from bdpilot import deploy, deploy_checks, deploy_package, stack
 
@@ -38,7 +45,9 @@ REGION = "us-east-1"
 STAGE = "prod"
 STACK = f"bdpilot-{STAGE}"
 EMAIL = "ops@example.org"
-ARGS = ["--stage", STAGE, "--region", REGION]
+DOMAIN = "sbdpilot.example.org"
+ACM = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000"
+CHINA = "cn-northwest-1"
 POLICY = {"Statement": [
     {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
     {"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*",
@@ -74,38 +83,62 @@ class AwsBehaviour:
     """What AWS does and moto 5.2 does not, applied through the session's event hooks:
     - CreateChangeSet of type UPDATE on a ROLLBACK_COMPLETE stack fails ("... is in ROLLBACK_COMPLETE state and
       can not be updated");
+    - CreateChangeSet of type UPDATE with UsePreviousValue for a parameter the stack's template does not declare
+      fails ("Invalid input for parameter key ...");
     - DescribeChangeSet reports `Replacement` (True | False | Conditional) on every Modify; moto leaves it out.
       `replacements` says what AWS would answer for a resource (from the resource's documented update
-      behaviour for the changed property); others get False.
+      behaviour for the changed property); others get False;
+    - ListServerCertificates reports each certificate's own ID and expiry (moto answers one example ID and an
+      expiry in 2012 for all): here the ID the test gave it and the certificate body's notAfter.
     It also records the CloudFormation calls deploy makes, in order."""
+    region: str = REGION
     replacements: dict[str, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    certificate_ids: dict[str, str] = field(default_factory=dict)  # name -> ID
 
     def install(self, session: boto3.Session) -> None:
         events = session.events
-        events.register("provide-client-params.cloudformation.CreateChangeSet", self._refuse_update_of_rolled_back)
+        events.register("provide-client-params.cloudformation.CreateChangeSet", self._refuse_invalid_update)
         events.register("after-call.cloudformation.DescribeChangeSet", self._report_replacement)
+        events.register("after-call.iam.ListServerCertificates", self._report_certificates)
         events.register("before-call.cloudformation", self._record)
 
     def _record(self, model: Any, **_: Any) -> None:
         self.calls.append(model.name)
 
-    @staticmethod
-    def _refuse_update_of_rolled_back(params: dict[str, Any], **_: Any) -> None:
+    def _refuse_invalid_update(self, params: dict[str, Any], **_: Any) -> None:
         if params.get("ChangeSetType", "UPDATE") != "UPDATE":
             return
-        backend = cfn_models.cloudformation_backends[DEFAULT_ACCOUNT_ID][REGION]
+        backend = cfn_models.cloudformation_backends[DEFAULT_ACCOUNT_ID][self.region]
         for moto_stack in backend.stacks.values():
-            if moto_stack.name == params["StackName"] and moto_stack.status == "ROLLBACK_COMPLETE":
+            if moto_stack.name != params["StackName"] or moto_stack.status == "DELETE_COMPLETE":
+                continue
+            if moto_stack.status == "ROLLBACK_COMPLETE":
                 raise ClientError({"Error": {"Code": "ValidationError", "Message": (
                     f"Stack:{moto_stack.stack_id} is in ROLLBACK_COMPLETE state and can not be updated.")}},
                     "CreateChangeSet")
+            declared = moto_stack.template_dict.get("Parameters", {})
+            for parameter in params.get("Parameters", []):
+                if parameter.get("UsePreviousValue") and parameter["ParameterKey"] not in declared:
+                    raise ClientError({"Error": {"Code": "ValidationError", "Message": (
+                        f"Invalid input for parameter key {parameter['ParameterKey']}. Cannot specify "
+                        "usePreviousValue as true for a parameter key not in the previous template")}},
+                        "CreateChangeSet")
 
     def _report_replacement(self, parsed: dict[str, Any], **_: Any) -> None:
         for change in parsed.get("Changes", []):
             resource = change["ResourceChange"]
             if resource["Action"] == "Modify":
                 resource.setdefault("Replacement", self.replacements.get(resource["LogicalResourceId"], "False"))
+
+    def _report_certificates(self, parsed: dict[str, Any], **_: Any) -> None:
+        partition = "aws-cn" if deploy_checks.in_china(self.region) else "aws"
+        bodies = {c.cert_name: c.cert_body
+                  for c in iam_models.iam_backends[DEFAULT_ACCOUNT_ID][partition].certificates.values()}
+        for metadata in parsed.get("ServerCertificateMetadataList", []):
+            name = metadata["ServerCertificateName"]
+            metadata["ServerCertificateId"] = self.certificate_ids[name]
+            metadata["Expiration"] = x509.load_pem_x509_certificate(bodies[name].encode()).not_valid_after_utc
 
 
 @dataclass
@@ -116,9 +149,11 @@ class Harness:
     distribution_id: str
     capsys: pytest.CaptureFixture[str]
     monkeypatch: pytest.MonkeyPatch
+    region: str = REGION
     zip_content: str = "v1"
     packaged: int = 0
     platforms: list[str] = field(default_factory=list)
+    edge_calls: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, region, alarm e-mail)
 
     def template(self, transform: Callable[[dict[str, Any]], None] | None = None) -> None:
         path = self.tmp / "template.json"
@@ -127,12 +162,33 @@ class Harness:
 
     def run(self, *extra: str) -> tuple[int, str, str]:
         self.capsys.readouterr()
-        code = deploy.main([*ARGS, *extra], session=self.session)
+        code = deploy.main(["--stage", STAGE, "--region", self.region, *extra], session=self.session)
         out, err = self.capsys.readouterr()
         return code, out, err
 
     def client(self, service: str) -> Any:
-        return self.session.client(service, region_name=REGION)
+        return self.session.client(service, region_name=self.region)
+
+    def parameters(self) -> dict[str, str]:
+        return {p["ParameterKey"]: p["ParameterValue"] for p in self.stack()["Parameters"]}
+
+    def server_certificate(self, name: str, *, path: str = "/cloudfront/bdpilot/", days: int = 365,
+                           certificate_id: str = "ASCAEXAMPLE2ZLU6V4OQK") -> str:
+        """Upload a self-signed certificate for sbdpilot.example.org to IAM; return its ID."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, DOMAIN)])
+        now = datetime.now(UTC)
+        certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                       .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                       .not_valid_before(now - timedelta(days=400)).not_valid_after(now + timedelta(days=days))
+                       .sign(key, hashes.SHA256()))
+        self.client("iam").upload_server_certificate(
+            Path=path, ServerCertificateName=name,
+            CertificateBody=certificate.public_bytes(serialization.Encoding.PEM).decode(),
+            PrivateKey=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()).decode())
+        self.aws.certificate_ids[name] = certificate_id
+        return certificate_id
 
     def stack(self) -> dict[str, Any]:
         (found,) = self.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"]
@@ -173,8 +229,9 @@ def _moto_fixes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two moto 5.2 defects that AWS does not have:
     - it executes a change set without evaluating the new template's Outputs (a stack created through a change
       set has none): evaluate them afterwards, as CloudFormation does;
-    - it compares a Number parameter kept with UsePreviousValue (read back as int 50) with its stored string "50"
-      and so never finds an update without changes: compare them as the strings the API carries."""
+    - it compares a Number parameter kept with UsePreviousValue (read back as int 50) with its stored string "50",
+      and a parameter left to its default on create with the same value kept on update, and so never finds an
+      update without changes: compare the values in effect (defaults filled in) as the strings the API carries."""
     original = cfn_models.CloudFormationBackend.execute_change_set
 
     def execute(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
@@ -184,16 +241,20 @@ def _moto_fixes(monkeypatch: pytest.MonkeyPatch) -> None:
         executed.output_map = executed._create_output_map()
 
     monkeypatch.setattr(cfn_models.CloudFormationBackend, "execute_change_set", execute)
-    monkeypatch.setattr(cfn_models.Stack, "has_parameters", lambda self, other: (
-        {k: str(v) for k, v in self.parameters.items()} == {k: str(v) for k, v in other.items()}))
+    def has_parameters(self: Any, other: dict[str, Any]) -> bool:
+        declared = self.template_dict.get("Parameters", {})
+        defaults = {k: p["Default"] for k, p in declared.items() if "Default" in p}
+        return ({k: str(v) for k, v in (defaults | self.parameters).items()}
+                == {k: str(v) for k, v in (defaults | other).items()})
+
+    monkeypatch.setattr(cfn_models.Stack, "has_parameters", has_parameters)
 
 
-@pytest.fixture
-def aws(fake_credentials: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> Iterator[Harness]:
+def _harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+             region: str) -> Iterator[Harness]:
     with mock_aws():
-        session = boto3.Session(region_name=REGION)
-        behaviour = AwsBehaviour()
+        session = boto3.Session(region_name=region)
+        behaviour = AwsBehaviour(region)
         behaviour.install(session)
         distribution = session.client("cloudfront").create_distribution(DistributionConfig={
             "CallerReference": "bdpilot-test", "Comment": "", "Enabled": True,
@@ -203,16 +264,34 @@ def aws(fake_credentials: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                      "MinTTL": 0, "ForwardedValues": {"QueryString": False,
                                                                       "Cookies": {"Forward": "none"}}},
         })["Distribution"]["Id"]
-        harness = Harness(session, behaviour, tmp_path, distribution, capsys, monkeypatch)
+        harness = Harness(session, behaviour, tmp_path, distribution, capsys, monkeypatch, region)
         harness.template()
         policy = tmp_path / "stack-policy.json"
         policy.write_text(json.dumps(POLICY), encoding="utf-8")
         monkeypatch.setattr(deploy, "STACK_POLICY", policy)
         monkeypatch.setattr(deploy, "build_package", _fake_package(harness))
         monkeypatch.setattr(deploy, "build_site", _fake_site)
-        monkeypatch.setattr(deploy, "deploy_edge", lambda session, stage, region: "")
+        if not deploy_checks.in_china(region):  # China: the real one, which must not reach us-east-1
+
+            def fake_edge(session: Any, stage: str, region: str, alarm_email: str) -> str:
+                harness.edge_calls.append((stage, region, alarm_email))
+                return ""
+
+            monkeypatch.setattr(deploy, "deploy_edge", fake_edge)
         _moto_fixes(monkeypatch)
         yield harness
+
+
+@pytest.fixture
+def aws(fake_credentials: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> Iterator[Harness]:
+    yield from _harness(monkeypatch, tmp_path, capsys, REGION)
+
+
+@pytest.fixture
+def china(fake_credentials: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+          capsys: pytest.CaptureFixture[str]) -> Iterator[Harness]:
+    yield from _harness(monkeypatch, tmp_path, capsys, CHINA)
 
 
 def _pending_change_sets(harness: Harness) -> list[str]:
@@ -264,7 +343,10 @@ def test_first_deploy_creates_the_stack_with_the_zip_the_policy_and_the_site(aws
     assert keys == {"index.html", "apply/index.html"}
     invalidations = aws.client("cloudfront").list_invalidations(DistributionId=aws.distribution_id)
     assert invalidations["InvalidationList"]["Quantity"] == 1
-    assert "确认" in out and f"Confirm the SNS subscription: open the e-mail AWS sent to {EMAIL}" in out
+    # Two topics (the stack's and the edge stack's in us-east-1), two confirmations, and the edge stack got the
+    # address too.
+    assert "共 2 封" in out and f"open the 2 e-mails AWS sent to {EMAIL}" in out
+    assert aws.edge_calls == [(STAGE, REGION, EMAIL)]
     assert _pending_change_sets(aws) == []
 
 
@@ -474,9 +556,25 @@ def test_names_kept_by_an_earlier_stack_are_reported_before_anything_is_created(
     (["--alarm-email", ""], "needs --alarm-email"),
     (["--alarm-email", "ops at example.org"], "不是电子邮件地址"),
     (["--alarm-email", EMAIL, "--reserved-concurrency", "-1"], "whole number"),
+    (["--alarm-email", EMAIL, "--quiet-alarm-minutes", "1441"], "from 0 to 1440"),
+    (["--alarm-email", EMAIL, "--quiet-alarm-minutes", "-5"], "0 到 1440"),
+    (["--alarm-email", EMAIL, "--quiet-alarm-minutes", "1.5"], "whole number of minutes"),
+    (["--alarm-email", EMAIL, "--quiet-alarm-minutes", ""], "whole number of minutes"),
+    (["--alarm-email", EMAIL, "--site-domain", DOMAIN, "--server-certificate-id", "bdpilot-cert"],
+     "not an IAM server certificate ID"),
+    (["--alarm-email", EMAIL, "--site-domain", DOMAIN, "--server-certificate-id",
+      "arn:aws:iam::123456789012:server-certificate/cloudfront/bdpilot/cert"], "不是 IAM 服务器证书 ID"),
+    (["--alarm-email", EMAIL, "--server-certificate-id", "ASCAEXAMPLE2ZLU6V4OQK"],
+     "--server-certificate-id was given without --site-domain"),
+    (["--alarm-email", EMAIL, "--site-domain", DOMAIN, "--certificate-arn", ACM,
+      "--server-certificate-id", "ASCAEXAMPLE2ZLU6V4OQK"], "not both"),
+    (["--alarm-email", EMAIL, "--site-domain", DOMAIN, "--server-certificate-id", "ASCAEXAMPLE2ZLU6V4OQK"],
+     "no IAM server certificate with ID ASCAEXAMPLE2ZLU6V4OQK"),
 ], ids=["deadline-month-13", "deadline-words", "domain-without-certificate", "certificate-without-domain",
         "certificate-outside-us-east-1", "domain-with-scheme", "prod-without-alarm-email", "prod-empty-alarm-email",
-        "bad-alarm-email", "negative-concurrency"])
+        "bad-alarm-email", "negative-concurrency", "quiet-over-a-day", "quiet-negative", "quiet-fraction",
+        "quiet-empty", "iam-certificate-name", "iam-certificate-arn", "iam-certificate-without-domain",
+        "both-certificate-kinds", "iam-certificate-not-in-account"])
 def test_bad_arguments_are_refused_before_anything_is_created(aws: Harness, extra: list[str], message: str) -> None:
     code, _, err = aws.run(*extra)
     assert code == 1 and message in err and "Traceback" not in err
@@ -504,3 +602,145 @@ def test_a_deadline_is_shown_in_beijing_time(aws: Harness) -> None:
     assert "deadline: 2020-12-01 17:00 Beijing time" in out
     values = {p["ParameterKey"]: p["ParameterValue"] for p in aws.stack()["Parameters"]}
     assert values["DeadlineOverride"] == "2020-12-01T09:00+00:00"
+
+
+# ---------------------------------------------------------------- the no-submission alarm
+
+
+def test_the_quiet_hours_alarm_is_set_kept_and_turned_off(aws: Harness) -> None:
+    assert aws.run("--alarm-email", EMAIL)[0] == 0
+    assert aws.parameters()["QuietHoursAlarmMinutes"] == "0"  # off unless asked for
+
+    code, out, err = aws.run("--quiet-alarm-minutes", "60")
+    assert code == 0, err
+    assert aws.parameters()["QuietHoursAlarmMinutes"] == "60"
+    assert "60 minutes without an accepted submission" in out and "--quiet-alarm-minutes 0" in out
+    # Not given: the stack keeps its value (a deploy for something else must not switch the alarm off).
+    aws.zip_content = "v2"
+    code, out, err = aws.run()
+    assert code == 0, err
+    assert aws.parameters()["QuietHoursAlarmMinutes"] == "60" and "No-submission alarm" not in out
+    assert aws.run("--quiet-alarm-minutes", "0")[0] == 0
+    assert aws.parameters()["QuietHoursAlarmMinutes"] == "0"
+
+
+def _older_template(template: dict[str, Any]) -> None:
+    """The template as it was before it had SiteServerCertificateId and QuietHoursAlarmMinutes."""
+    for parameter in ("SiteServerCertificateId", "QuietHoursAlarmMinutes"):
+        del template["Parameters"][parameter]
+    for condition in ("HasServerCertificate", "HasQuietAlarm"):
+        del template["Conditions"][condition]
+    template.pop("Rules", None)
+    text = json.dumps({k: v for k, v in template.items() if k != "Parameters"})  # descriptions may name them
+    assert "SiteServerCertificateId" not in text and "QuietHoursAlarmMinutes" not in text
+
+
+def test_a_stack_made_before_the_new_parameters_takes_their_defaults(aws: Harness) -> None:
+    aws.template(_older_template)
+    assert aws.run("--alarm-email", EMAIL)[0] == 0
+    assert not {"SiteServerCertificateId", "QuietHoursAlarmMinutes"} & set(aws.parameters())
+    aws.template()
+
+    # Keeping "the previous value" of a parameter the stack does not have is refused by CloudFormation.
+    code, _, err = aws.run()
+    assert code == 0, err
+    assert aws.stack()["StackStatus"] == "UPDATE_COMPLETE"
+    values = aws.parameters()
+    assert values["SiteServerCertificateId"] == "" and values["QuietHoursAlarmMinutes"] == "0"
+
+
+# ---------------------------------------------------------------- certificates and the edge stack's alarm
+
+
+def test_an_iam_server_certificate_may_serve_the_domain_outside_china(aws: Harness) -> None:
+    certificate_id = aws.server_certificate("bdpilot-site")
+    code, _, err = aws.run("--alarm-email", EMAIL, "--site-domain", DOMAIN, "--server-certificate-id", certificate_id)
+    assert code == 0, err
+    values = aws.parameters()
+    assert values["SiteServerCertificateId"] == certificate_id and values["SiteCertificateArn"] == ""
+
+    # Switching to ACM: the IAM certificate has to be dropped explicitly, else both would be set.
+    code, _, err = aws.run("--certificate-arn", ACM)
+    assert code == 1 and "not both" in err and "drop the stack's current one with --server-certificate-id ''" in err
+    code, _, err = aws.run("--certificate-arn", ACM, "--server-certificate-id", "")
+    assert code == 0, err
+    values = aws.parameters()
+    assert values["SiteCertificateArn"] == ACM and values["SiteServerCertificateId"] == ""
+
+
+@pytest.mark.parametrize(("upload", "message"), [
+    ({"path": "/"}, "has path /; CloudFront takes only certificates uploaded with a path under /cloudfront/"),
+    ({"path": "/bdpilot/"}, "路径是 /bdpilot/"),
+    ({"days": -1}, "expired on"),
+], ids=["path-root", "path-not-cloudfront", "expired"])
+def test_an_iam_certificate_cloudfront_cannot_use_is_refused_before_anything_is_created(
+        aws: Harness, upload: dict[str, Any], message: str) -> None:
+    certificate_id = aws.server_certificate("bdpilot-site", **upload)
+    code, _, err = aws.run("--alarm-email", EMAIL, "--site-domain", DOMAIN, "--server-certificate-id", certificate_id)
+    assert code == 1 and message in err and "Traceback" not in err
+    assert aws.packaged == 0
+    assert aws.client("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_an_iam_certificate_about_to_expire_is_pointed_out(aws: Harness) -> None:
+    certificate_id = aws.server_certificate("bdpilot-site", days=10)
+    code, out, err = aws.run("--alarm-email", EMAIL, "--site-domain", DOMAIN, "--server-certificate-id",
+                             certificate_id)
+    assert code == 0, err
+    assert "certificate: bdpilot-site expires on" in out
+
+
+def test_the_edge_stack_alarms_the_stacks_address(aws: Harness) -> None:
+    assert aws.run("--alarm-email", EMAIL)[0] == 0
+    aws.zip_content = "v2"
+    code, out, _ = aws.run()  # not repeated: the address the stack keeps, not an empty one
+    assert code == 0
+    assert aws.edge_calls[-1] == (STAGE, REGION, EMAIL) and "Confirm the SNS" not in out
+    assert aws.run("--alarm-email", "oncall@example.org")[0] == 0
+    assert aws.edge_calls[-1] == (STAGE, REGION, "oncall@example.org")
+
+
+# ---------------------------------------------------------------- the China regions
+
+
+def test_china_deploys_with_its_domain_and_iam_certificate_and_directory_objects(china: Harness) -> None:
+    certificate_id = china.server_certificate("bdpilot-site")
+    code, out, err = china.run("--alarm-email", EMAIL, "--site-domain", DOMAIN,
+                               "--server-certificate-id", certificate_id)
+    assert code == 0, err
+    assert china.stack()["StackStatus"] == "CREATE_COMPLETE"
+    values = china.parameters()
+    assert values["SiteServerCertificateId"] == certificate_id and values["SiteCertificateArn"] == ""
+    assert values["SiteDomain"] == DOMAIN and values["EdgeWebAclArn"] == ""
+    # No edge stack: us-east-1 is another partition, and nothing was asked of it.
+    assert "edge: no CloudFront-scope web ACL" in out
+    assert china.session.client("cloudformation", region_name="us-east-1").describe_stacks()["Stacks"] == []
+    assert "共 1 封" in out and f"open the 1 e-mail AWS sent to {EMAIL}" in out
+    # No CloudFront Function appends index.html: /apply/ is asked of the origin as the key apply/.
+    s3, bucket = china.client("s3"), china.outputs()["SiteBucketName"]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert keys == {"index.html", "apply/index.html", "apply/"}  # the root is the DefaultRootObject's
+    directory = s3.get_object(Bucket=bucket, Key="apply/")
+    assert directory["ContentType"] == "text/html; charset=utf-8"
+    assert directory["Body"].read() == s3.get_object(Bucket=bucket, Key="apply/index.html")["Body"].read()
+    # Deploying again uploads nothing (the directory objects are compared like any other).
+    code, out, err = china.run()
+    assert code == 0, err
+    assert "site: 0 files uploaded, 0 removed" in out
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ([], "ICP"),
+    (["--site-domain", DOMAIN], "pass --server-certificate-id"),
+    (["--site-domain", DOMAIN, "--certificate-arn", ACM], "has no ACM"),
+    (["--site-domain", DOMAIN, "--certificate-arn", ACM, "--server-certificate-id", "ASCAEXAMPLE2ZLU6V4OQK"],
+     "不支持 ACM"),
+    (["--server-certificate-id", "ASCAEXAMPLE2ZLU6V4OQK"], "备案"),
+], ids=["no-domain", "domain-without-certificate", "acm", "acm-and-iam", "certificate-without-domain"])
+def test_china_refuses_what_cloudfront_there_cannot_do_before_anything_is_created(
+        china: Harness, extra: list[str], message: str) -> None:
+    code, _, err = china.run("--alarm-email", EMAIL, *extra)
+    assert code == 1 and message in err and "Traceback" not in err
+    assert china.packaged == 0
+    assert china.client("s3").list_buckets()["Buckets"] == []
+    assert china.client("cloudformation").describe_stacks()["Stacks"] == []

@@ -276,12 +276,15 @@ def test_deploy_creates_the_edge_stack_in_us_east_1_first(monkeypatch: pytest.Mo
         return {"WebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/bdpilot-prod-edge/x"}
 
     monkeypatch.setattr(deploy, "deploy_stack", fake_deploy_stack)
-    arn = deploy.deploy_edge(Session(), "prod", "ap-northeast-1")
-    assert calls == [("cloudformation@us-east-1", "bdpilot-prod-edge", {"Stage": "prod"})]
+    arn = deploy.deploy_edge(Session(), "prod", "ap-northeast-1", "ops@example.org")
+    # The edge alarm's topic is in us-east-1 (alarms notify topics in their own region): it gets the address too.
+    assert calls == [("cloudformation@us-east-1", "bdpilot-prod-edge",
+                      {"Stage": "prod", "AlarmEmail": "ops@example.org"})]
+    assert set(calls[0][2]) <= set(stack.load_template(EDGE)["Parameters"])
     pattern = stack.load_template()["Parameters"]["EdgeWebAclArn"]["AllowedPattern"]
     assert re.fullmatch(pattern, arn) and re.fullmatch(pattern, "")
     # China: no CloudFront-scope web ACL yet (a later change); the distribution then has none.
-    assert deploy.deploy_edge(Session(), "prod", "cn-northwest-1") == "" and len(calls) == 1
+    assert deploy.deploy_edge(Session(), "prod", "cn-northwest-1", "ops@example.org") == "" and len(calls) == 1
 
 
 # ---------------------------------------------------------------- 6. the API only through CloudFront
