@@ -41,6 +41,7 @@ browser-deps:
 
 bench: site
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.cold_start
 	$(BIN)/python -m bench.hostile
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.export

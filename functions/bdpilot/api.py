@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from functools import cache
 from typing import Any
 
@@ -21,7 +22,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from bdpilot import bounds, clock, formdata, pages, settings, submission, tokens
+from bdpilot import bounds, clock, metrics, settings, submission, tokens
 from bdpilot.application import form_schema
 from bdpilot.store import StorageUnavailable, Store
 from bdpilot.submission import Rejection
@@ -36,17 +37,37 @@ HTML = "text/html; charset=utf-8"
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 RETRY_AFTER = 5
 UNAVAILABLE = "系统繁忙，您的申报书尚未保存，请稍后重新提交（已填写的内容不会丢失）"
+# The path without JavaScript (bdpilot.formdata, .pages: imported when first used, a cold start needs neither).
+FORM = "application/x-www-form-urlencoded"
 # Every route, as infra/template.yaml must declare it (tests/infra checks the two agree). The /api/apply/ pages
 # are the upload step and form of the path that works without JavaScript.
 ROUTES = {"/api/campaign": "GET", "/api/schema": "GET", "/api/openapi.json": "GET",
           "/api/uploads": "POST", "/api/submissions": "POST",
           "/api/apply/uploads": "GET", "/api/apply/form": "GET"}
+INTERNAL = "系统出现错误，您的申报书尚未保存，请稍后重新提交"
+
+
+def _check_settings_at_start() -> None:
+    """On Lambda, read and check the settings (and fetch the secret) while the container starts: a bad value
+    fails the start loudly, counted by Lambda's Errors alarm, instead of answering every request with a 500."""
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return  # tests and the local run set their environment after importing this module
+    try:
+        settings.load()
+    except settings.SettingsError as exc:
+        logger.error("settings invalid: the function cannot start", extra={"outcome": "init_failed",
+                                                                           "problem": str(exc)})
+        raise
+
+
+_check_settings_at_start()
 
 
 @cache
 def _store(table: str, bucket: str) -> Store:
-    # One client pair per warm container: creating boto3 clients costs more than the request itself.
-    return Store(table, bucket)
+    # One client pair per warm container: creating boto3 clients costs more than the request itself. The
+    # session is the one the secret was read with, so its endpoint and model data are loaded once.
+    return Store(table, bucket, session=settings.aws_session())
 
 
 def store_for(cfg: settings.Settings) -> Store:
@@ -129,17 +150,27 @@ def post_upload() -> Response:
 @app.post("/api/submissions")
 def post_submission() -> Response:
     cfg = settings.load()
-    if formdata.is_form(_header("Content-Type")):
+    if (_header("Content-Type") or "").split(";")[0].strip().lower() == FORM:
         return _post_form(cfg)
     accepted = submission.submit(store_for(cfg), cfg, clock.now(), _json_body(), _header("Idempotency-Key"))
     # The honeypot outcome is logged as such; the client cannot tell it from a real acceptance.
     logger.info("submission", extra={"outcome": accepted.outcome, "reference": accepted.reference})
+    _count(accepted)
     return _json(accepted.status, accepted.body)
+
+
+def _count(accepted: submission.Accepted) -> None:
+    # A stored submission counts once: its replays store nothing; a bot's honeypot post is a refusal in disguise.
+    if accepted.outcome == "stored":
+        metrics.count(metrics.ACCEPTED)
+    elif accepted.outcome == "honeypot":
+        metrics.rejected("honeypot")
 
 
 @app.get("/api/apply/uploads")
 def get_apply_uploads() -> Response:
     """Attachments for browsers without JavaScript (see bdpilot.formdata): also storage's redirect target."""
+    from bdpilot import formdata
     cfg = settings.load()
     query = app.current_event.query_string_parameters or {}
     status, page, form_origins = formdata.upload_page(store_for(cfg), cfg, clock.now(), query,
@@ -149,6 +180,7 @@ def get_apply_uploads() -> Response:
 
 @app.get("/api/apply/form")
 def get_apply_form() -> Response:
+    from bdpilot import formdata
     cfg = settings.load()
     status, page = formdata.form_with_uploads(cfg, clock.now(), app.current_event.query_string_parameters or {})
     return _html(status, page)
@@ -164,6 +196,7 @@ def _html(status: int, page: str, form_origins: list[str] | None = None,
 def _post_form(cfg: settings.Settings) -> Response:
     """The /apply/ form posted by a browser without JavaScript: the same submission, the same status codes,
     answered with a page (the receipt, or the form again with the answers and what to fix)."""
+    from bdpilot import formdata, pages
     now = clock.now()
     posted = None
     try:
@@ -172,20 +205,25 @@ def _post_form(cfg: settings.Settings) -> Response:
     except StorageUnavailable as exc:
         # Same as the JSON answer, but as the form again with every answer kept, so nothing typed is lost.
         logger.warning("storage unavailable", extra={"outcome": "unavailable", "aws_error": str(exc), "form": "html"})
+        metrics.count(metrics.UNAVAILABLE)
         busy = Rejection(503, "unavailable", UNAVAILABLE, retry_after=RETRY_AFTER)
         page = pages.rejected(busy, posted.payload if posted else None, tokens.issue(cfg.secret, now))
         return _html(503, page, headers={"Retry-After": str(RETRY_AFTER)})
     except Rejection as exc:
         logger.info("rejected", extra={"outcome": exc.code, "status": exc.status, "form": "html"})
+        metrics.rejected(exc.code)
         page = pages.rejected(exc, posted.payload if posted else None, tokens.issue(cfg.secret, now))
         return _html(exc.status, page)
     logger.info("submission", extra={"outcome": accepted.outcome, "reference": accepted.reference, "form": "html"})
+    _count(accepted)
     return _html(accepted.status, pages.receipt_page(accepted.body))
 
 
 @app.exception_handler(Rejection)
 def rejected(exc: Rejection) -> Response:
     logger.info("rejected", extra={"outcome": exc.code, "status": exc.status})
+    if app.current_event.path == "/api/submissions":
+        metrics.rejected(exc.code)
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
     return _json(exc.status, exc.body(), headers)
 
@@ -193,14 +231,20 @@ def rejected(exc: Rejection) -> Response:
 @app.exception_handler(StorageUnavailable)
 def unavailable(exc: StorageUnavailable) -> Response:
     logger.warning("storage unavailable", extra={"outcome": "unavailable", "aws_error": str(exc)})
+    metrics.count(metrics.UNAVAILABLE)
     return _json(503, {"error": {"code": "unavailable", "message": UNAVAILABLE}}, {"Retry-After": str(RETRY_AFTER)})
 
 
 @app.exception_handler(Exception)
 def failed(exc: Exception) -> Response:
-    # Only the type: messages and tracebacks may quote the request.
-    logger.error("unexpected error", extra={"outcome": "error", "error_type": type(exc).__name__})
-    return _json(500, {"error": {"code": "internal", "message": "系统出现错误，您的申报书尚未保存，请稍后重新提交"}})
+    # A bug. The applicant gets an ordinary 500, so Lambda's Errors never counts it: the UnexpectedError metric
+    # (alarmed within a minute) and this line are how operators learn of it. Type and code location only:
+    # messages, tracebacks and local values may quote the request.
+    path = app.current_event.path
+    logger.error("unexpected error", extra={"outcome": "error", "route": path if path in ROUTES else "other",
+                                            **metrics.code_location(exc)})
+    metrics.count(metrics.UNEXPECTED)
+    return _json(500, {"error": {"code": "internal", "message": INTERNAL}})
 
 
 @app.not_found
@@ -214,4 +258,7 @@ def not_found(exc: NotFoundError) -> Response:
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    try:
+        return app.resolve(event, context)
+    finally:
+        metrics.flush(context)

@@ -6,10 +6,13 @@
                    [--deadline 2020-12-01T00:00] [--quiet-alarm-minutes 60]
 
 Needs AWS credentials allowed to manage the stack's resources (CloudFormation, IAM, S3, DynamoDB, KMS, Lambda,
-API Gateway, WAF, CloudFront, CloudWatch, SNS). Outside China it first creates or updates `bdpilot-<stage>-edge`
-in us-east-1 (infra/edge.yaml, the distribution's web ACL and its alarm). In China (cn-north-1, cn-northwest-1) it
-requires an ICP-filed --site-domain and an IAM --server-certificate-id, creates no edge stack, and stores each page
-<dir>/index.html also under <dir>/ (no CloudFront Functions there; infra/adr/0004-china-regions.md).
+API Gateway, WAF, CloudFront, CloudWatch, SNS) and ssm:GetParameter + ssm:PutParameter on the form-token secret
+/bdpilot/<stage>/form-token-secret, a SecureString it creates once (--rotate-secret: a new version) and whose
+version it passes as AppSecretVersion; the secret itself is never printed nor passed to CloudFormation.
+Outside China it first creates or updates `bdpilot-<stage>-edge` in us-east-1 (infra/edge.yaml, the
+distribution's web ACL and its alarm). In China (cn-north-1, cn-northwest-1) it requires an ICP-filed
+--site-domain and an IAM --server-certificate-id, creates no edge stack, and stores each page <dir>/index.html
+also under <dir>/ (no CloudFront Functions there; infra/adr/0004-china-regions.md).
 Run it from the repository (it reads infra/ and mkdocs.yml).
 
 Safe by construction: arguments are checked before anything is created (deploy_checks), a rolled-back first
@@ -67,11 +70,58 @@ STACK_POLICY = ROOT / "infra" / "stack-policy.json"
 EDGE_TEMPLATE = ROOT / "infra" / "edge.yaml"
 EDGE_REGION = "us-east-1"
 # NoEcho parameters generated here: on create, and on the first update of a stack made before they existed
-# (CloudFormation refuses UsePreviousValue for a parameter the stack does not have).
-SECRET_PARAMETERS = ("AppSecret", "OriginVerifySecret")
+# (CloudFormation refuses UsePreviousValue for a parameter the stack does not have). The form-token secret is not
+# one: it lives in SSM Parameter Store (form_token_secret), and the stack gets only its version.
+SECRET_PARAMETERS = ("OriginVerifySecret",)
+# The SecureString the function reads (template: BDPILOT_SECRET_PARAMETER, FunctionPolicy).
+FORM_SECRET_NAME = "/bdpilot/{stage}/form-token-secret"
 
 
 # ---------------------------------------------------------------- AWS steps
+
+
+def form_token_secret(ssm: Any, stage: str, *, rotate: bool = False) -> int:
+    """Make sure the form-token SecureString exists (key aws/ssm); return its current version, which the stack pins.
+    Created only when missing, so redeploys keep it (a new secret voids the token of every form open at that
+    moment); `rotate` writes a new version. Never decrypted nor printed here: the version is all deploy needs."""
+    from botocore.exceptions import ClientError
+
+    name = FORM_SECRET_NAME.format(stage=stage)
+
+    def put(overwrite: bool) -> int:
+        return int(ssm.put_parameter(Name=name, Value=secrets.token_urlsafe(32), Type="SecureString",
+                                     Overwrite=overwrite, Description="bdpilot: signs the anti-bot form tokens "
+                                     "(bdpilot deploy --rotate-secret writes a new version)")["Version"])
+
+    try:
+        try:
+            found = ssm.get_parameter(Name=name, WithDecryption=False)["Parameter"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ParameterNotFound":
+                raise
+            try:
+                version, action = put(overwrite=False), "created"
+            except ClientError as race:  # another deploy created it meanwhile: use theirs
+                if race.response.get("Error", {}).get("Code") != "ParameterAlreadyExists":
+                    raise
+                found = ssm.get_parameter(Name=name, WithDecryption=False)["Parameter"]
+                version, action = int(found["Version"]), "kept"
+        else:
+            if found.get("Type") != "SecureString":
+                # The function refuses to use it (bdpilot.settings); overwriting would keep its old versions.
+                raise refuse(f"SSM 参数 {name} 已存在，但类型是 {found.get('Type')}，不是 SecureString（密钥未加密）。"
+                             "请确认后删除它，再重新部署。",
+                             f"The SSM parameter {name} exists as a {found.get('Type')}, not a SecureString (the "
+                             "secret is stored unencrypted): check it, delete it and deploy again.")
+            version, action = (put(overwrite=True), "rotated") if rotate else (int(found["Version"]), "kept")
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        raise refuse(f"无法读取或写入表单令牌密钥 {name}（{code}）：部署身份需要对该参数的 ssm:GetParameter 和 "
+                     "ssm:PutParameter 权限。",
+                     f"Cannot read or write the form-token secret {name} ({code}): the deploying identity needs "
+                     f"ssm:GetParameter and ssm:PutParameter on it.") from error
+    print(f"form-token secret: {name} version {version} ({action})")
+    return version
 
 
 def check_credentials(session: Any) -> dict[str, str]:
@@ -171,7 +221,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--quiet-alarm-minutes", help="alarm after this many minutes without an accepted "
                         "submission, 0 = off (at most 1440); default: the stack's current value (new stack: 0)")
     parser.add_argument("--reserved-concurrency", help="function concurrency cap (0 = unreserved)")
-    parser.add_argument("--rotate-secret", action="store_true", help="issue a new form-token secret")
+    parser.add_argument("--rotate-secret", action="store_true", help="write a new version of the form-token secret "
+                        "(SSM /bdpilot/<stage>/form-token-secret); forms open at that moment need a reload")
     return parser.parse_args(argv)
 
 
@@ -224,6 +275,9 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
         print(f"package: {archive.stat().st_size / 1e6:.1f} MB for {' '.join(lambda_platform(template)[:2])}")
         site = build_site(work)
 
+        # In the stack's region, before the stack: the function reads the version the stack pins.
+        secret_version = form_token_secret(session.client("ssm", region_name=region), args.stage,
+                                           rotate=args.rotate_secret)
         artifacts = f"bdpilot-artifacts-{account}-{region}"
         ensure_artifacts_bucket(s3, artifacts, region)
         code_key = upload_artifact(s3, artifacts, archive, f"{args.stage}/function")
@@ -249,7 +303,10 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
             "ReservedConcurrency": args.reserved_concurrency if args.reserved_concurrency is not None else
             (None if previous is not None else "50"),
             "EdgeWebAclArn": edge_acl,
-            **secret_parameters(None if previous is None else set(previous), rotate=args.rotate_secret),
+            # Always the version in effect, never "the previous value": the stack follows the parameter, also
+            # after a rotation whose update was refused or rolled back.
+            "AppSecretVersion": str(secret_version),
+            **secret_parameters(None if previous is None else set(previous)),
         }
         old_code = _previous_code_key(state, artifacts)
         policy = STACK_POLICY.read_text(encoding="utf-8") if STACK_POLICY.is_file() else None
@@ -294,14 +351,12 @@ def _previous_code_key(state: StackState, bucket: str) -> str | None:
     return state.parameters.get("CodeKey") or None
 
 
-def secret_parameters(existing: set[str] | None, *, rotate: bool = False) -> dict[str, str | None]:
+def secret_parameters(existing: set[str] | None) -> dict[str, str | None]:
     """New values for the NoEcho secrets the stack does not have yet (None keeps the previous value).
-    A new AppSecret on every deploy would void the form tokens of everyone filling in the form, so it changes only
-    with --rotate-secret; the origin-verify secret is never rotated here (CloudFront and the web ACL would
-    disagree for the minutes an update takes)."""
+    The origin-verify secret is never rotated here (CloudFront and the web ACL would disagree for the minutes an
+    update takes); the form-token secret is in SSM (form_token_secret)."""
     have = existing or set()
-    return {name: secrets.token_urlsafe(32) if name not in have or (rotate and name == "AppSecret") else None
-            for name in SECRET_PARAMETERS}
+    return {name: secrets.token_urlsafe(32) if name not in have else None for name in SECRET_PARAMETERS}
 
 
 def deploy_edge(session: Any, stage: str, region: str, alarm_email: str) -> str:

@@ -50,8 +50,6 @@ LOCAL_PARAMETERS: dict[str, str] = {
     # The function is skipped in moto, so its code location is never read.
     "CodeBucket": "moto-no-code",
     "CodeKey": "none.zip",
-    # Required by the template; nothing in moto reads it (the function is skipped).
-    "AppSecret": "local-only-secret-not-for-production",
     # Read only by CloudFront and the API's web ACL, both skipped in moto.
     "OriginVerifySecret": "local-only-origin-verify-secret-not-for-production",
 }

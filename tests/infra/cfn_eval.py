@@ -15,7 +15,6 @@ import boto3
 ACCOUNT = "123456789012"
 # Values for the parameters without a default (what `bdpilot deploy` always passes).
 REQUIRED_PARAMETERS: dict[str, str] = {
-    "AppSecret": "s" * 32,
     "OriginVerifySecret": "o" * 32,
     "CodeBucket": "bdpilot-artifacts",
     "CodeKey": "prod/function/0.zip",

@@ -48,6 +48,7 @@ EMAIL = "ops@example.org"
 DOMAIN = "sbdpilot.example.org"
 ACM = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000"
 CHINA = "cn-northwest-1"
+FORM_SECRET = f"/bdpilot/{STAGE}/form-token-secret"
 POLICY = {"Statement": [
     {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
     {"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*",
@@ -294,6 +295,21 @@ def china(fake_credentials: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     yield from _harness(monkeypatch, tmp_path, capsys, CHINA)
 
 
+def _form_secret(harness: Harness) -> dict[str, Any]:
+    return harness.client("ssm").get_parameter(Name=FORM_SECRET, WithDecryption=True)["Parameter"]
+
+
+def _secret_values(harness: Harness) -> list[str]:
+    """Every version of the form-token secret, decrypted."""
+    history = harness.client("ssm").get_parameter_history(Name=FORM_SECRET, WithDecryption=True)["Parameters"]
+    return [version["Value"] for version in history]
+
+
+def _function_environment(harness: Harness) -> dict[str, str]:
+    name = harness.outputs()["FunctionName"]
+    return harness.client("lambda").get_function(FunctionName=name)["Configuration"]["Environment"]["Variables"]
+
+
 def _pending_change_sets(harness: Harness) -> list[str]:
     """Change sets left behind unexecuted (refused, or without changes): deploy deletes them."""
     summaries = harness.client("cloudformation").list_change_sets(StackName=STACK)["Summaries"]
@@ -389,6 +405,9 @@ def test_deploying_the_same_thing_again_changes_nothing(aws: Harness) -> None:
     assert after["StackStatus"] == before["StackStatus"] == "CREATE_COMPLETE"
     assert after["Parameters"] == before["Parameters"]
     assert "Confirm the SNS subscription" not in out  # nothing new to confirm
+    # The form-token secret was kept, not written again (a new version would void every open form).
+    assert _form_secret(aws)["Version"] == 1 and aws.parameters()["AppSecretVersion"] == "1"
+    assert f"{FORM_SECRET} version 1 (kept)" in out
 
 
 def test_a_changed_zip_updates_the_function_under_the_stack_policy(aws: Harness) -> None:
@@ -405,6 +424,87 @@ def test_a_changed_zip_updates_the_function_under_the_stack_policy(aws: Harness)
     assert aws.stack()["StackStatus"] == "UPDATE_COMPLETE"
     # The policy guards this update: set before the change set is executed.
     assert aws.aws.calls.index("SetStackPolicy") < aws.aws.calls.index("ExecuteChangeSet")
+
+
+# ---------------------------------------------------------------- the form-token secret in SSM
+
+
+def test_the_form_token_secret_is_a_securestring_made_once_and_never_shown(aws: Harness) -> None:
+    code, out, err = aws.run("--alarm-email", EMAIL)
+    assert code == 0, err
+    secret = _form_secret(aws)
+    assert secret["Type"] == "SecureString" and secret["Version"] == 1
+    assert len(secret["Value"]) >= 43  # secrets.token_urlsafe(32)
+    # Encrypted with the default aws/ssm key (no KeyId given: nothing for the deploying identity to hold).
+    (described,) = aws.client("ssm").describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": [FORM_SECRET]}])["Parameters"]
+    assert described.get("KeyId", "alias/aws/ssm") == "alias/aws/ssm"
+    # The stack and the function hold its name and version, never the value.
+    assert aws.parameters()["AppSecretVersion"] == "1" and "AppSecret" not in aws.parameters()
+    environment = _function_environment(aws)
+    assert environment["BDPILOT_SECRET_PARAMETER"] == f"{FORM_SECRET}:1" and "BDPILOT_SECRET" not in environment
+    assert secret["Value"] not in out + err
+    assert secret["Value"] not in json.dumps(aws.stack(), default=str) + json.dumps(environment)
+    assert f"{FORM_SECRET} version 1 (created)" in out
+
+
+def test_rotate_secret_writes_a_new_version_and_the_stack_follows_it(aws: Harness) -> None:
+    assert aws.run("--alarm-email", EMAIL)[0] == 0
+
+    code, out, err = aws.run("--rotate-secret")
+    assert code == 0, err
+    assert f"stack: executing update of {STACK}" in out and f"{FORM_SECRET} version 2 (rotated)" in out
+    first, second = _secret_values(aws)
+    assert first != second and _form_secret(aws)["Type"] == "SecureString"
+    assert aws.parameters()["AppSecretVersion"] == "2"
+    # A new configuration for the function: no container keeps reading version 1.
+    assert _function_environment(aws)["BDPILOT_SECRET_PARAMETER"] == f"{FORM_SECRET}:2"
+    assert first not in out + err and second not in out + err
+
+
+def test_a_rotation_the_stack_did_not_take_is_taken_by_the_next_deploy(aws: Harness) -> None:
+    """The version is passed on every deploy, never kept from the stack: after a rotation whose update was
+    refused, the stack still pins version 1 (the function goes on working) and the next deploy moves it to 2."""
+    assert aws.run("--alarm-email", EMAIL)[0] == 0
+    aws.template(_table_key_changed)
+    aws.aws.replacements = {"SubmissionsTable": "True"}
+    assert aws.run("--rotate-secret")[0] == 1
+    assert _form_secret(aws)["Version"] == 2 and aws.parameters()["AppSecretVersion"] == "1"
+    aws.template()
+
+    code, out, err = aws.run()
+    assert code == 0, err
+    assert aws.parameters()["AppSecretVersion"] == "2" and f"{FORM_SECRET} version 2 (kept)" in out
+
+
+def test_a_secret_kept_from_an_earlier_stack_is_reused(aws: Harness) -> None:
+    ssm = aws.client("ssm")
+    for value in ("a" * 43, "b" * 43, "c" * 43):  # versions 1-3, as an earlier stack of this stage left them
+        ssm.put_parameter(Name=FORM_SECRET, Value=value, Type="SecureString", Overwrite=True)
+
+    code, out, err = aws.run("--alarm-email", EMAIL)
+    assert code == 0, err
+    assert _secret_values(aws) == ["a" * 43, "b" * 43, "c" * 43]
+    assert aws.parameters()["AppSecretVersion"] == "3" and f"{FORM_SECRET} version 3 (kept)" in out
+
+
+def test_a_plain_string_secret_is_refused_before_anything_is_created(aws: Harness) -> None:
+    aws.client("ssm").put_parameter(Name=FORM_SECRET, Value="x" * 43, Type="String")
+
+    code, _, err = aws.run("--alarm-email", EMAIL)
+    assert code == 1 and "SecureString" in err and "Traceback" not in err and "x" * 43 not in err
+    assert aws.client("s3").list_buckets()["Buckets"] == []
+    assert aws.client("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_a_deploying_identity_without_ssm_rights_is_told_which_it_needs(aws: Harness) -> None:
+    def denied(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "PutParameter")
+
+    aws.session.events.register("provide-client-params.ssm.PutParameter", denied)
+    code, _, err = aws.run("--alarm-email", EMAIL)
+    assert code == 1 and "ssm:PutParameter" in err and "AccessDeniedException" in err and "Traceback" not in err
+    assert aws.client("cloudformation").describe_stacks()["Stacks"] == []
 
 
 # ---------------------------------------------------------------- refused replacement or removal
@@ -469,7 +569,7 @@ def _rolled_back_first_create(aws: Harness) -> str:
     cfn.create_change_set(StackName=STACK, ChangeSetName="first", ChangeSetType="CREATE",
                           TemplateBody=moto_template(distribution_id=aws.distribution_id), Parameters=[
                               {"ParameterKey": k, "ParameterValue": v} for k, v in {
-                                  "Stage": STAGE, "CodeBucket": "b", "CodeKey": "k.zip", "AppSecret": "s" * 32,
+                                  "Stage": STAGE, "CodeBucket": "b", "CodeKey": "k.zip", "AppSecretVersion": "1",
                                   "OriginVerifySecret": "o" * 40, "AlarmEmail": EMAIL}.items()],
                           Capabilities=["CAPABILITY_IAM"])
     backend = cfn_models.cloudformation_backends[DEFAULT_ACCOUNT_ID][REGION]
@@ -500,8 +600,10 @@ def test_a_rolled_back_first_deploy_is_explained_deleted_and_created_again(aws: 
     created = aws.stack()
     assert created["StackId"] != old_id and created["StackStatus"] == "CREATE_COMPLETE"
     assert aws.aws.calls.index("DeleteStack") < aws.aws.calls.index("CreateChangeSet")
-    # The NoEcho secrets are new values (nothing to keep from a stack that never ran), not UsePreviousValue.
+    # The NoEcho secrets are new values (nothing to keep from a stack that never ran), not UsePreviousValue; the
+    # form-token secret's version is the SSM parameter's.
     assert {p["ParameterKey"] for p in created["Parameters"]} >= set(deploy.SECRET_PARAMETERS)
+    assert aws.parameters()["AppSecretVersion"] == str(_form_secret(aws)["Version"])
 
 
 def test_a_stack_that_is_busy_is_refused_before_anything_is_built(aws: Harness) -> None:

@@ -312,20 +312,17 @@ def test_api_refuses_requests_without_cloudfronts_secret_header(resources: dict[
     assert parameter["NoEcho"] is True and "Default" not in parameter and parameter["MinLength"] >= 32
 
 
-def test_deploy_generates_the_secrets_once_and_keeps_them() -> None:
+def test_deploy_generates_the_origin_secret_once_and_keeps_it() -> None:
     pattern = stack.load_template()["Parameters"]["OriginVerifySecret"]["AllowedPattern"]
     created = deploy.secret_parameters(None)
-    assert set(created) == {"AppSecret", "OriginVerifySecret"}
+    # The form-token secret is no stack parameter any more: it lives in SSM (test_deploy_moto's form-token tests).
+    assert set(created) == {"OriginVerifySecret"} and "AppSecret" not in stack.load_template()["Parameters"]
     assert all(v and len(v) >= 32 and re.fullmatch(pattern, v) for v in created.values())
     assert deploy.secret_parameters(None)["OriginVerifySecret"] != created["OriginVerifySecret"]
-    # Updates keep both (None = UsePreviousValue) ...
-    assert deploy.secret_parameters({"AppSecret", "OriginVerifySecret", "Stage"}) == dict.fromkeys(created)
-    # ... a stack made before the origin secret existed gets one (UsePreviousValue would be refused) ...
-    older = deploy.secret_parameters({"AppSecret", "Stage"})
-    assert older["AppSecret"] is None and older["OriginVerifySecret"]
-    # ... and --rotate-secret renews the form-token secret only.
-    rotated = deploy.secret_parameters({"AppSecret", "OriginVerifySecret"}, rotate=True)
-    assert rotated["AppSecret"] and rotated["OriginVerifySecret"] is None
+    # Updates keep it (None = UsePreviousValue) ...
+    assert deploy.secret_parameters({"OriginVerifySecret", "Stage"}) == dict.fromkeys(created)
+    # ... and a stack made before the origin secret existed gets one (UsePreviousValue would be refused).
+    assert deploy.secret_parameters({"AppSecret", "Stage"})["OriginVerifySecret"]
 
 
 def test_local_parameters_cover_every_required_parameter(template: dict[str, Any]) -> None:

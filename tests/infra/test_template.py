@@ -104,11 +104,15 @@ def test_table_shape_recovery_and_encryption(resources: dict[str, Any]) -> None:
 def test_function_configuration(resources: dict[str, Any], template: dict[str, Any]) -> None:
     props = resources["Function"]["Properties"]
     assert props["Runtime"] == "python3.12" and props["Handler"] == "bdpilot.api.handler"
-    assert set(props["Environment"]["Variables"]) == {"BDPILOT_TABLE", "BDPILOT_BUCKET", "BDPILOT_SECRET",
+    assert set(props["Environment"]["Variables"]) == {"BDPILOT_TABLE", "BDPILOT_BUCKET", "BDPILOT_SECRET_PARAMETER",
                                                       "BDPILOT_DEADLINE", "BDPILOT_STAGE", "BDPILOT_SITE_URL",
                                                       "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
-    assert props["Environment"]["Variables"]["BDPILOT_SECRET"] == {"Ref": "AppSecret"}
-    assert template["Parameters"]["AppSecret"]["NoEcho"] is True
+    # The form-token secret is never in the template, its parameters or the environment: only the name and the
+    # pinned version of the SSM SecureString (tests/integration/test_secret_parameter.py reads it).
+    assert props["Environment"]["Variables"]["BDPILOT_SECRET_PARAMETER"] == {
+        "Fn::Sub": "/bdpilot/${Stage}/form-token-secret:${AppSecretVersion}"}
+    assert "AppSecret" not in template["Parameters"]
+    assert template["Parameters"]["AppSecretVersion"]["Type"] == "Number"
     assert props["ReservedConcurrentExecutions"]["Fn::If"][1] == {"Ref": "ReservedConcurrency"}
     assert template["Parameters"]["ReservedConcurrency"]["Default"] == 50
     assert resources["FunctionLogGroup"]["Properties"]["RetentionInDays"] == 90
@@ -139,6 +143,17 @@ def test_function_may_add_but_never_read_list_change_or_delete(resources: dict[s
     (get_item,) = [s for s in found if "dynamodb:GetItem" in as_list(s["Action"])]
     leading = ["IDEM#*", "USCC#*", "FORM#*"]
     assert get_item["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": leading}}
+    # SSM: one parameter, read only; KMS: decrypt only through SSM, only for that parameter.
+    secret = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/bdpilot/${Stage}/form-token-secret"
+    ssm = [s for s in found if any(a.startswith("ssm:") for a in as_list(s["Action"]))]
+    assert [(as_list(s["Action"]), [sub_text(r) for r in as_list(s["Resource"])]) for s in ssm] == [
+        (["ssm:GetParameter"], [secret])]
+    kms_decrypt = [s for s in found if "kms:Decrypt" in as_list(s["Action"]) and "Condition" in s]
+    (decrypt,) = kms_decrypt
+    assert as_list(decrypt["Action"]) == ["kms:Decrypt"]
+    condition = decrypt["Condition"]["StringEquals"]
+    assert sub_text(condition["kms:ViaService"]) == "ssm.${AWS::Region}.${AWS::URLSuffix}"
+    assert sub_text(condition["kms:EncryptionContext:PARAMETER_ARN"]) == secret
 
 
 def test_admin_policy_reads_everything_and_writes_only_exports(resources: dict[str, Any]) -> None:
@@ -233,7 +248,7 @@ def test_outputs(template: dict[str, Any], name: str) -> None:
 
 
 def test_parameters(template: dict[str, Any]) -> None:
-    assert {"Stage", "SiteDomain", "DeadlineOverride", "AlarmEmail", "AppSecret", "CodeBucket",
+    assert {"Stage", "SiteDomain", "DeadlineOverride", "AlarmEmail", "AppSecretVersion", "CodeBucket",
             "CodeKey", "OriginVerifySecret", "EdgeWebAclArn"} <= template["Parameters"].keys()
     assert template["Parameters"]["SiteDomain"]["Default"] == ""
     assert template["Parameters"]["DeadlineOverride"]["Default"] == ""
