@@ -252,12 +252,8 @@ class Store:
         return _unmarshal(item) if item else None
 
     def get_record(self, reference: str) -> bytes | None:
-        try:
-            return self.s3.get_object(Bucket=self.bucket, Key=record_key(reference))["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                return None
-            raise _unavailable(exc) from exc
+        found = self.get_record_object(reference)
+        return found[0] if found else None
 
     def query(self, index: str, key: str | None = None, *, since: str | None = None, until: str | None = None,
               newest_first: bool = False, page_size: int = 200) -> Iterator[dict[str, Any]]:
