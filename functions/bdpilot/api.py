@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from bdpilot import bounds, clock, metrics, settings, submission, tokens
+from bdpilot import bounds, clock, metrics, rules, settings, submission, tokens
 from bdpilot.application import form_schema
 from bdpilot.store import StorageUnavailable, Store
 from bdpilot.submission import Rejection
@@ -142,6 +142,8 @@ def post_upload() -> Response:
     payload = _json_body()
     if not isinstance(payload, dict):
         raise Rejection(400, "malformed", "请求内容应为一个JSON对象")
+    if "upload_id" in payload:  # the file is in storage: is it a usable PDF? (the no-JS upload step checks too)
+        return _json(200, submission.check_upload(store_for(cfg), cfg, clock.now(), payload))
     ticket = submission.request_upload(store_for(cfg), cfg, clock.now(), payload)
     logger.info("upload presigned", extra={"outcome": "presigned"})
     return _json(201, ticket)
@@ -212,8 +214,11 @@ def _post_form(cfg: settings.Settings) -> Response:
     except Rejection as exc:
         logger.info("rejected", extra={"outcome": exc.code, "status": exc.status, "form": "html"})
         metrics.rejected(exc.code)
-        page = pages.rejected(exc, posted.payload if posted else None, tokens.issue(cfg.secret, now))
-        return _html(exc.status, page)
+        # A closed window is said on the first post, even when the token (checked first) was refused.
+        is_open = rules.window(now, cfg.deadline).open
+        page = pages.rejected(exc, posted.payload if posted else None, tokens.issue(cfg.secret, now),
+                              window_open=is_open)
+        return _html(exc.status if is_open else 403, page)
     logger.info("submission", extra={"outcome": accepted.outcome, "reference": accepted.reference, "form": "html"})
     _count(accepted)
     return _html(accepted.status, pages.receipt_page(accepted.body))

@@ -170,7 +170,7 @@ def upload_page(store: Store, cfg: settings.Settings, now: datetime, query: dict
     from bdpilot.submission import owner_of, upload_problem
 
     if not rules.window(now, cfg.deadline).open:
-        return 403, pages.message_page("申报已截止", "申报已截止，系统不再接受新的申报。"), []
+        return 403, pages.closed_page(), []
     token = _token(cfg, query.get("token"), now)
     items = parse_state(query.get("a")) if token else []
     notice, problem = "", ""
@@ -203,8 +203,10 @@ def upload_page(store: Store, cfg: settings.Settings, now: datetime, query: dict
 
 def form_with_uploads(cfg: settings.Settings, now: datetime, query: dict[str, str]) -> tuple[int, str]:
     """GET /api/apply/form: the form again, with the no-JavaScript uploads and their form token filled in."""
-    from bdpilot import pages
+    from bdpilot import pages, rules
 
+    if not rules.window(now, cfg.deadline).open:
+        return 403, pages.closed_page()
     token = _token(cfg, query.get("token"), now)
     if token is None:
         return 200, pages.form_page(None, [], tokens.issue(cfg.secret, now),

@@ -118,7 +118,11 @@ def document() -> dict[str, Any]:
                 "operationId": "createUpload", "summary": "申请上传一个PDF附件",
                 "requestBody": {**body, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/UploadRequest"}}}},
+                "description": "请求体带 upload_id（而非 filename、size）时，检查该上传是否为可用的PDF：200 可用，"
+                               "422 不可用（error.message 为原因）。",
                 "responses": {"201": _response("预签名上传表单", "UploadTicket"),
+                              "200": {"description": "带 upload_id 时：该上传是可用的PDF", "content": {
+                                  "application/json": {"schema": {"type": "object"}}}},
                               **_errors(400, 403, 405, 413, 415, 422, 503)}}},
             "/api/submissions": {"post": {
                 "operationId": "createSubmission", "summary": "提交申报书",

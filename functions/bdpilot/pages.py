@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bdpilot.application import form_schema
-from bdpilot.formhtml import render_form, render_record
+from bdpilot.formhtml import beijing_time, render_form, render_record
 from bdpilot.submission import Rejection
 
 APPLY_PAGE = "/apply/"
@@ -73,6 +73,31 @@ def document(title: str, body: str) -> str:
             f'<style>{CSS}</style></head><body><main id="main">{body}</main></body></html>')
 
 
+# Where the paper copy goes: the notice (工信厅信软函〔2019〕243号) says only that it must match what was filed
+# online; it lists a 邮寄地址 among its contacts without saying what is mailed there. The same sentence is on the
+# receipt (here and in apply.js) and in docs/faq.md and docs/requirements.md.
+PAPER_COPY = ("纸质版材料内容应与网上填报内容一致（通知原文）；请直接打印本申报书，不要另行修改。"
+              "通知未说明纸质材料由谁报送、报送至何处，请按推荐单位的要求报送。")
+CLOSED_TITLE = "申报已截止"
+
+
+def closed_page(message: str = "申报已截止，系统不再接受新的申报。") -> str:
+    """What every no-JavaScript page says once the window is closed: no form, no submit button."""
+    return message_page(CLOSED_TITLE, message)
+
+
+def _upload_first(token: str, values: Mapping[str, Any] | None) -> str:
+    """The advice to upload first, at the top of the form: the upload step cannot carry typed answers back."""
+    files = (values or {}).get("attachments") if isinstance(values, Mapping) else None
+    state = ",".join(f'{a.get("kind", "")}:{a.get("upload_id", "")}' for a in files or [] if isinstance(a, Mapping))
+    href = "/api/apply/uploads?" + urlencode({"token": token, "a": state})
+    return ('<div class="apply-notice apply-screen" id="upload-first"><h2>先上传附件，再填写申报书</h2>'
+            f'<p>附件在单独的<a href="{escape(href)}" target="_blank" rel="noopener">附件上传页面</a>'
+            '（在新窗口打开）上传，完成后从该页面的“继续填写申报书”回到申报书。本页已填写但尚未提交的内容'
+            '不会带到附件上传页面，请先上传附件再填写；已在本页填写的内容，可先点击页面底部的“提交申报书”，'
+            '系统会列出需要修改的地方并保留已填写的内容。</p></div>')
+
+
 def form_page(values: Mapping[str, Any] | None, errors: list[Mapping[str, str]], token: str,
               message: str = "", *, upload_state: str | None = None) -> str:
     """The form with the posted answers and what to fix, or (upload_state given) fresh after the upload step."""
@@ -84,7 +109,7 @@ def form_page(values: Mapping[str, Any] | None, errors: list[Mapping[str, str]],
     else:
         title, heading = "请修改申报书", "在线申报：请修改后重新提交"
     intro = f'<p class="apply-screen"><a href="{APPLY_PAGE}">返回在线申报页</a></p>'
-    return document(title, f"<h1>{heading}</h1>{intro}{form}")
+    return document(title, f"<h1>{heading}</h1>{intro}{_upload_first(token, values)}{form}")
 
 
 def upload_page(token: str, state: str, items: list[tuple[str, str]], tickets: Mapping[str, Mapping[str, Any]],
@@ -95,7 +120,14 @@ def upload_page(token: str, state: str, items: list[tuple[str, str]], tickets: M
     blocks = []
     for i, kind in enumerate(spec["x-kinds"]):
         mine = [u for k, u in items if k == kind["kind"]]
-        listed = "".join(f"<li>已上传（上传编号 {escape(u[:8])}…）</li>" for u in mine) or "<li>尚未上传</li>"
+        rows = []
+        for n, u in enumerate(mine, 1):
+            rest = state_without(items, (kind["kind"], u))
+            href = "/api/apply/uploads?" + urlencode({"token": token, "a": rest})
+            label = f"{kind['title']} 第{n}个文件"
+            rows.append(f'<li>{escape(label)}（已上传） <a href="{escape(href)}">移除<span class="apply-vh">'
+                        f'{escape(label)}</span></a></li>')
+        listed = "".join(rows) or "<li>尚未上传</li>"
         ticket = tickets[kind["kind"]]
         hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(str(v))}">'
                          for k, v in ticket["fields"].items())
@@ -121,6 +153,10 @@ def upload_page(token: str, state: str, items: list[tuple[str, str]], tickets: M
     return document("上传附件", body)
 
 
+def state_without(items: list[tuple[str, str]], gone: tuple[str, str]) -> str:
+    return ",".join(f"{k}:{u}" for k, u in items if (k, u) != gone)
+
+
 def message_page(title: str, message: str) -> str:
     return document(title, f'<h1>{escape(title)}</h1><div class="apply-notice" role="alert"><p>{escape(message)}'
                            f'</p></div><p><a href="{APPLY_PAGE}">返回在线申报页</a></p>')
@@ -132,18 +168,66 @@ def receipt_page(body: Mapping[str, Any]) -> str:
     panel = (
         '<div class="apply-screen"><div class="apply-notice" role="status"><h2>申报书已提交</h2>'
         f'<p class="apply-reference">申报编号：<strong>{escape(str(body.get("reference", "")))}</strong></p>'
-        f'<p>提交时间：{escape(str(body.get("received_at", "")))}</p>'
+        f'<p>提交时间：{escape(beijing_time(body.get("received_at", "")))}</p>'
         f'<p>数据摘要（SHA-256）：<code>{escape(str(body.get("digest", "")))}</code></p></div>'
         '<h2>接下来</h2><ol><li>请记下申报编号。使用浏览器的打印功能（Ctrl+P）打印本页，打印稿即下方的申报书；'
-        '由法定代表人签字并加盖单位公章。</li><li>将纸质申报书及附件报送推荐单位；纸质版内容须与网上提交的内容一致，'
-        '请勿另行修改。</li><li>推荐单位审核后出具推荐意见。如需更正已提交的申报书，请联系推荐单位。</li></ol></div>')
+        '由法定代表人签字并加盖单位公章。</li>'
+        f'<li>{escape(PAPER_COPY)}</li><li>推荐单位审核后出具推荐意见。如需更正已提交的申报书，请联系推荐单位。</li></ol></div>')
     return document("申报书已提交", f'<h1 class="apply-screen">申报书已提交</h1>{panel}{render_record(schema, body)}')
 
 
-def rejected(exc: Rejection, payload: Mapping[str, Any] | None, fresh_token: str) -> str:
-    """What a browser without JavaScript sees when a post is refused: how to fix it, with nothing retyped."""
-    if exc.code == "window_closed":
-        return message_page("申报已截止", exc.message)
+def _problems(values: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """Every field error of the answers (cross-field rules included), for a post refused before validation."""
+    from bdpilot.submission import _validate  # the JSON API's own validation, not a copy
+
+    try:
+        _validate(values)
+    except Rejection as exc:
+        return [f.as_dict() for f in exc.fields]
+    return []
+
+
+def _cross_field(values: Mapping[str, Any] | None, known: set[str]) -> list[dict[str, str]]:
+    """The sections' cross-field rules (研发人员数 ≤ 职工人数, 结束 after 开始) on the fields that are valid, which
+    pydantic skips while another field of the same section fails: the first answer then lists them too."""
+    from pydantic import TypeAdapter, ValidationError
+    from pydantic_core import PydanticCustomError
+
+    from bdpilot.application import Application
+
+    found: list[dict[str, str]] = []
+    for name, info in Application.model_fields.items():
+        model, raw = info.annotation, (values or {}).get(name)
+        if not (isinstance(model, type) and hasattr(model, "__pydantic_decorators__") and isinstance(raw, Mapping)):
+            continue
+        good: dict[str, Any] = {}
+        for key, sub in model.model_fields.items():
+            try:
+                good[key] = TypeAdapter(sub.rebuild_annotation()).validate_python(raw.get(key))
+            except (ValidationError, TypeError, ValueError):
+                continue
+        built = model.model_construct(**good)
+        for dec in model.__pydantic_decorators__.model_validators.values():
+            if dec.info.mode != "after":
+                continue
+            try:
+                dec.func(built)
+            except PydanticCustomError as err:
+                field = (err.context or {}).get("field")
+                path = f"application.{name}.{field}" if field else f"application.{name}"
+                if path not in known:
+                    found.append({"path": path, "message": err.message()})
+            except (AttributeError, TypeError, ValueError):
+                continue  # a field the rule needs is missing or invalid: its own error says so
+    return found
+
+
+def rejected(exc: Rejection, payload: Mapping[str, Any] | None, fresh_token: str, *,
+             window_open: bool = True) -> str:
+    """What a browser without JavaScript sees when a post is refused: how to fix it, with nothing retyped.
+    A closed window is said first, whatever else is wrong: nothing posted then can be accepted."""
+    if exc.code == "window_closed" or not window_open:
+        return closed_page(exc.message if exc.code == "window_closed" else "申报已截止，系统不再接受新的申报。")
     payload = payload or {}
     values = payload.get("application") if isinstance(payload.get("application"), dict) else None
     if values is None and exc.status in (400, 413, 415):
@@ -153,5 +237,9 @@ def rejected(exc: Rejection, payload: Mapping[str, Any] | None, fresh_token: str
     message = exc.message
     if exc.code in ("form_token_invalid", "form_token_used", "idempotency_key_reused") or not token:
         # A page that was open too long, or a form saved to disk: a fresh token; the answers stay.
-        token, errors, message = fresh_token, [e for e in errors if e["path"] != "form_token"], RESUBMIT
+        # The answers are checked now too, so the first post lists everything to fix, not only the token.
+        token, message = fresh_token, RESUBMIT
+        errors = [e for e in errors if e["path"] != "form_token"] or _problems(values)
+    if exc.code in ("validation_failed", "form_token_invalid") and values is not None:
+        errors += _cross_field(values, {e["path"] for e in errors})
     return form_page(values, errors, str(token), message)

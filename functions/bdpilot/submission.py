@@ -138,6 +138,24 @@ def request_upload(store: Store, cfg: settings.Settings, now: datetime, payload:
             "max_bytes": settings.MAX_UPLOAD_BYTES, "expires_in": settings.UPLOAD_EXPIRES_SECONDS}
 
 
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def check_upload(store: Store, cfg: settings.Settings, now: datetime, payload: dict[str, Any]) -> dict[str, Any]:
+    """POST /api/uploads with {"form_token", "upload_id"} once the file is in storage: the same check as at
+    submission (upload_problem), so a fake PDF is refused right after its upload, not after 确认提交."""
+    token = _check_token(cfg, payload.get("form_token"), now, min_seconds=0)
+    upload_id = payload.get("upload_id")
+    title = payload.get("title") if isinstance(payload.get("title"), str) else "附件"
+    if not isinstance(upload_id, str) or not UPLOAD_ID.fullmatch(upload_id):
+        raise invalid("upload_id", "上传编号无效")
+    info = store.inspect_upload(upload_id)
+    problem = upload_problem(info, owner_of(token), title[:60])
+    if problem or info is None:
+        raise Rejection(422, "upload_invalid", problem or "", [FieldError("upload_id", problem or "")])
+    return {"ok": True, "upload_id": upload_id, "size": info.size}
+
+
 def _closed(cfg: settings.Settings) -> Rejection:
     deadline = cfg.deadline.astimezone(campaign.TZ)
     return Rejection(403, "window_closed",

@@ -108,3 +108,41 @@ def test_upload_step_then_form_then_receipt(nojs: Watched, live: Any, tmp_path: 
     page.emulate_media(media="print")
     printed = page.evaluate("document.body.innerText")
     assert digest in printed and "申报书已提交" not in printed.split("2020年大数据产业发展试点示范项目申报书")[0]
+
+
+def test_filling_first_loses_nothing_and_the_first_answer_lists_every_problem(nojs: Watched, live: Any) -> None:
+    """Issue 14, items 3 and 5: a person without JavaScript who fills the form before uploading posts it once and
+    gets every answer back with everything to fix, cross-field rules included, and the upload advice on top."""
+    page = nojs.page
+    nojs.expected.append("status of 4")
+    page.goto(live.url + "apply/")
+    values = answers(applicant={"uscc": uscc(random.randrange(10**12)), "employees": 320, "rd_staff": 500},
+                     project={"start_date": "2021-06-30", "end_date": "2020-01-01"})
+    fill(page, values)
+    page.click("#apply-submit")
+    summary = page.locator("#error-summary")
+    expect(summary).to_contain_text("请确认填写内容后再次提交")
+    expect(summary).to_contain_text("研发人员数不能超过职工人数")
+    expect(summary).to_contain_text("项目结束时间应晚于开始时间")
+    expect(summary).to_contain_text("请上传附件材料")
+    for path, value in values.items():
+        if isinstance(value, str) and value:
+            assert page.locator(f'[name="{path}"]').input_value() == value, path
+    advice = page.locator("#upload-first")
+    expect(advice).to_be_visible()
+    assert advice.bounding_box()["y"] < page.locator("fieldset").first.bounding_box()["y"]
+    nojs.axe(page)
+
+
+def test_an_upload_can_be_removed_without_javascript(nojs: Watched, live: Any, tmp_path: Path) -> None:
+    page = nojs.page
+    page.goto(live.url + "api/apply/uploads")
+    upload_plain(page, "营业执照", pdf_file(tmp_path, "执照.pdf"))
+    upload_plain(page, "营业执照", pdf_file(tmp_path, "执照2.pdf"))
+    section = page.locator("section", has=page.locator("h2", has_text="营业执照"))
+    expect(section.get_by_role("link", name=re.compile("移除"))).to_have_count(2)
+    section.get_by_role("link", name=re.compile("移除")).first.click()
+    expect(section.get_by_role("link", name=re.compile("移除"))).to_have_count(1)
+    page.get_by_role("link", name="继续填写申报书").click()
+    expect(page.locator("h1")).to_contain_text("已上传1个附件")
+    nojs.axe(page)

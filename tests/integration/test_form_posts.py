@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -181,3 +182,86 @@ def test_storage_failure_gives_the_form_back_with_every_answer(applicant, aws, m
     assert "尚未保存" in text(reply.body)
     assert f'value="{app["applicant"]["name"]}"' in reply.body
     assert not [k for k in aws.keys("submissions/") if k.endswith("record.json")]
+
+
+# --- issue 14: nothing typed is lost, the closed window said first, uploads checked at once ---------------------
+
+def test_first_post_without_a_token_lists_every_problem_cross_field_rules_included(applicant):
+    """The static /apply/ page has no token: the first post must still say everything to fix (issue 14, 3 and 5)."""
+    app = application(contact={"email": "not-an-email"},
+                      applicant={"employees": 320, "rd_staff": 500, "founded": "2999-01-01"},
+                      project={"start_date": "2021-06-30", "end_date": "2020-01-01"})
+    reply = post(encode(app, ""))
+    assert reply.status == 403
+    page = text(reply.body)
+    assert "请确认填写内容后再次提交" in page
+    assert "研发人员数不能超过职工人数" in page
+    assert "请输入有效的电子邮箱地址" in page
+    assert "项目结束时间应晚于开始时间" in page
+    assert "不能晚于今天" in page
+    assert 'value="钢铁冶炼全流程工业大数据平台"' in reply.body
+
+
+def test_rd_staff_above_employees_is_refused_by_the_server(applicant):
+    applicant.now.advance(minutes=5)
+    app = application(applicant={"employees": 320, "rd_staff": 500},
+                      attachments=attachments(applicant.upload(), applicant.upload()))
+    reply = post(encode(app, applicant.token))
+    assert reply.status == 422
+    assert "研发人员数不能超过职工人数" in text(reply.body)
+    assert re.search(r'id="application-applicant-rd_staff"[^>]*aria-invalid="true"', reply.body)
+
+
+def test_closed_window_is_said_on_the_first_post_and_on_the_form_page(applicant, now):
+    now.advance(days=30)  # past the deadline and past the token's week: the token check alone would answer first
+    reply = post(encode(application(), applicant.token))
+    assert reply.status == 403
+    assert "申报已截止" in text(reply.body) and 'id="apply-submit"' not in reply.body
+    result = invoke(rest_event("GET", "/api/apply/form", query=urlencode({"token": applicant.token, "a": ""})))
+    assert result["statusCode"] == 403
+    assert "申报已截止" in text(result["body"]) and 'id="apply-submit"' not in result["body"]
+
+
+def test_upload_first_advice_is_at_the_top_of_the_form_page(applicant):
+    result = invoke(rest_event("GET", "/api/apply/form", query=urlencode({"token": applicant.token, "a": ""})))
+    body = result["body"]
+    assert result["statusCode"] == 200
+    assert body.index("先上传附件") < body.index('<fieldset')
+
+
+def test_the_receipt_says_what_the_notice_says_of_the_paper_copy(applicant):
+    from bdpilot import pages
+
+    applicant.now.advance(minutes=5)
+    app = application(attachments=attachments(applicant.upload(), applicant.upload()))
+    page = text(post(encode(app, applicant.token)).body)
+    assert pages.PAPER_COPY in page
+    assert "报送推荐单位" not in page
+    for doc in ("faq.md", "requirements.md"):
+        source = (Path(__file__).parents[2] / "docs" / doc).read_text(encoding="utf-8")
+        assert "通知未说明纸质材料由谁报送、报送至何处，请按推荐单位的要求报送" in source, doc
+        assert "邮寄地址见" not in source, doc
+
+
+def test_an_upload_is_checked_right_after_it_is_in_storage(applicant):
+    good = applicant.upload()
+    fake = applicant.upload(b"MZ\x90\x00" + b"\x00" * 64, filename="假的.pdf")
+    ok = call("POST", "/api/uploads", {"form_token": applicant.token, "upload_id": good})
+    assert ok.status == 200 and ok.body["ok"] is True
+    bad = call("POST", "/api/uploads", {"form_token": applicant.token, "upload_id": fake, "title": "知识产权证明"})
+    assert bad.status == 422 and "不是有效的PDF文件" in bad.body["error"]["message"]
+    other = call("POST", "/api/uploads", {"form_token": "x", "upload_id": good})
+    assert other.status == 403
+
+
+def test_an_upload_can_be_removed_on_the_upload_page(applicant):
+    first, second = applicant.upload(), applicant.upload()
+    state = f"license:{first},ip:{second}"
+    result = invoke(rest_event("GET", "/api/apply/uploads", headers={"Host": "apply.example"},
+                               query=urlencode({"token": applicant.token, "a": state})))
+    links = [unescape(h) for h in re.findall(r'<a href="(/api/apply/uploads\?[^"]+)">移除', result["body"])]
+    assert len(links) == 2
+    removed = invoke(rest_event("GET", "/api/apply/uploads", headers={"Host": "apply.example"},
+                                query=links[0].split("?", 1)[1]))
+    cont = unescape(re.search(r'href="(/api/apply/form\?[^"]+)"', removed["body"]).group(1))
+    assert first not in cont and second in cont
