@@ -15,6 +15,10 @@
   var schema = JSON.parse(schemaNode.textContent);
   var M = schema["x-messages"];
   var DRAFT = "bdpilot.apply.draft";
+  var RECEIPT = "bdpilot.apply.receipt"; // the last 201 answer, so the receipt and paper copy survive a reload
+  // The server refuses a form token older than 7 days (settings.TOKEN_MAX_AGE_SECONDS); a draft's token is
+  // replaced an hour before that, so it cannot expire between restoring and submitting.
+  var TOKEN_MAX_MS = 7 * 24 * 3600 * 1000 - 3600 * 1000;
   var USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"; // GB 32100-2015
   var USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
@@ -23,6 +27,7 @@
   var submitButton = document.getElementById("apply-submit");
   var state = { token: "", key: "", attachments: [], maxBytes: 20 * 1024 * 1024, open: true, busy: false };
   var draftOffered = false;
+  var campaignToken = ""; // the fresh token /api/campaign gave this page
 
   // ---- small helpers -------------------------------------------------------------------------------------
   function h(tag, attrs, children) {
@@ -55,6 +60,20 @@
     var bytes = new Uint8Array(18);
     crypto.getRandomValues(bytes);
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  // 提交时间 for people, in Beijing time whatever the browser's zone; formhtml.beijing_time says it the same way.
+  function beijingTime(iso) {
+    var t = Date.parse(iso || "");
+    if (isNaN(t)) return iso || "";
+    var d = new Date(t + 8 * 3600 * 1000);
+    function two(n) { return ("0" + n).slice(-2); }
+    return d.getUTCFullYear() + "年" + (d.getUTCMonth() + 1) + "月" + d.getUTCDate() + "日 " + two(d.getUTCHours()) +
+      ":" + two(d.getUTCMinutes()) + ":" + two(d.getUTCSeconds()) + "（北京时间）";
+  }
+  // A form token starts with the milliseconds it was issued at (bdpilot.tokens.issue).
+  function tokenStale(token) {
+    var issued = parseInt(String(token || "").split(".")[0], 10);
+    return !issued || Date.now() - issued > TOKEN_MAX_MS;
   }
   // Full-width digits and letters typed on a Chinese keyboard count as ASCII, as on the server.
   function halfwidth(v) {
@@ -120,7 +139,10 @@
     if (f.widget === "uscc") return halfwidth(v).toUpperCase();
     if (f.widget === "email") return halfwidth(v).toLowerCase();
     if (f.widget === "tel" || f.spec.pattern) return halfwidth(v);
-    if (f.widget === "integer" || f.widget === "money") return halfwidth(v);
+    if (f.widget === "integer" || f.widget === "money") { // "1,500" and "1，500" as people write amounts
+      v = halfwidth(v);
+      return /^-?\d{1,3}(,\d{3})+(\.\d+)?$/.test(v) ? v.replace(/,/g, "") : v;
+    }
     return v;
   }
   function typed(f, v) { // as the JSON body carries it: integers as numbers, money/dates as strings
@@ -314,10 +336,48 @@
   function restoreDraft(d) {
     fields.forEach(function (f) { if (f.path in d.values) setRaw(f, d.values[f.path]); });
     state.attachments = d.attachments || [];
-    // Uploads are bound to the form token they were made with: keep using it.
-    if (d.token) { state.token = d.token; form.elements.form_token.value = d.token; }
     state.key = d.key || "";
+    if (d.token && !tokenStale(d.token)) {
+      // Uploads are bound to the form token they were made with (their owner is its hash): keep using it.
+      setToken(d.token);
+      refreshAll();
+    } else {
+      // Too old to submit: the answers stay, the uploads made under that token cannot be used with a new one.
+      setToken(campaignToken);
+      if (!campaignToken) renewToken();
+      dropUploads("草稿保存已超过7天，页面已更新。");
+    }
+  }
+  function setToken(token) { state.token = token; form.elements.form_token.value = token; }
+  // A fresh token from /api/campaign (after an expired or used one); the answers in the form are kept.
+  function renewToken() {
+    setToken("");
+    return fetch("/api/campaign", { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (c) { campaignToken = c.form_token; if (!state.token) setToken(c.form_token); saveDraft(); })
+      .catch(function () { announce("暂时无法连接申报系统，请稍后刷新页面（已填写的内容保存在本机）"); });
+  }
+  // Uploads belong to the old token's owner hash and the server refuses them under a new token: say which
+  // files to upload again, on their fields and in one notice, rather than failing at 确认提交.
+  function dropUploads(why) {
+    var stale = state.attachments;
+    state.attachments = [];
+    state.key = ""; // a new token makes a different submission body: a new Idempotency-Key goes with it
     refreshAll();
+    saveDraft();
+    var old = byId("uploads-again");
+    if (old) old.remove();
+    var errors = [];
+    if (!stale.length) return errors;
+    function quoted(list) { return list.map(function (a) { return "“" + a.filename + "”"; }).join("、"); }
+    kinds.forEach(function (k) {
+      var mine = stale.filter(function (a) { return a.kind === k.kind; });
+      if (mine.length) errors.push({ id: idOf("application.attachments." + k.kind), message: "请重新上传" + quoted(mine) });
+    });
+    errors.forEach(function (e) { setFieldError(e.id, e.message); });
+    statusBox.appendChild(h("div", { "class": "apply-notice", id: "uploads-again", role: "status" }, [
+      h("p", { text: why + "已填写的内容已保留；之前上传的附件需要重新上传：" + quoted(stale) + "。" })]));
+    return errors;
   }
   function clearDraft() {
     localStorage.removeItem(DRAFT);
@@ -327,7 +387,8 @@
     var when = new Date(d.saved);
     var text = "您有一份保存在本机浏览器中的草稿（保存于" + when.toLocaleString("zh-CN") + "）。";
     draftOffered = true;
-    var box = h("div", { "class": "apply-notice", id: "draft-offer" }, [
+    var box = h("div", { "class": "apply-notice", id: "draft-offer", tabindex: "-1", role: "region",
+                         "aria-label": "恢复草稿" }, [
       h("p", { text: text }),
       h("button", { type: "button", "class": "md-button md-button--primary", id: "draft-restore", text: "恢复草稿",
                     on: { click: function () { draftOffered = false; box.remove(); restoreDraft(d);
@@ -337,6 +398,10 @@
                     on: { click: function () { clearDraft(); box.remove(); announce("草稿已清除"); } } }),
     ]);
     statusBox.appendChild(box);
+    // After a refresh the browser may restore a scroll position far below: bring the choice into view.
+    if ("scrollRestoration" in history) history.scrollRestoration = "manual";
+    box.focus({ preventScroll: true });
+    box.scrollIntoView({ block: "center" });
   }
 
   // ---- live counters and conditional fields ---------------------------------------------------------------
@@ -346,13 +411,20 @@
     if (!count) return;
     var max = f.spec.maxLength, n = Array.from(raw(f)).length;
     var text = n <= max ? "已输入" + n + "个字，还可以输入" + (max - n) + "个字" : "已超出" + (n - max) + "个字";
+    // One-line fields have no maxlength (it would cut pasted text silently): their count shows near the limit.
+    if (f.widget === "text") {
+      count.hidden = n < max * 0.8;
+      if (count.hidden) { count.textContent = ""; return; }
+    }
     count.textContent = text;
     count.classList.toggle("apply-count--over", n > max);
     if (speak) { clearTimeout(announceTimer); announceTimer = setTimeout(function () { announce(text); }, 1000); }
   }
   function updateConditional() {
     fields.forEach(function (f) {
-      if (f.spec["x-required-when"]) control(f).closest(".apply-field").hidden = !applies(f);
+      if (!f.spec["x-required-when"]) return;
+      control(f).closest(".apply-field").hidden = !applies(f);
+      control(f).setAttribute("aria-required", "true"); // shown only when it is required
     });
   }
   function refreshAll() {
@@ -439,6 +511,9 @@
           if (xhr.status < 200 || xhr.status >= 300) return fail("“" + file.name + "”上传失败，请重试");
           box.classList.remove("apply-uploading");
           bar.value = 100;
+          setFieldError(id, ""); // a "正在上传" error from an early 下一步 no longer holds
+          var pending = document.querySelector('#error-summary a[href="#' + id + '"]');
+          if (pending) pending.parentNode.remove();
           if (old) state.attachments = state.attachments.filter(function (x) { return x !== old; });
           state.attachments.push({ kind: k.kind, upload_id: ticket.upload_id, filename: file.name,
                                    size: file.size });
@@ -460,8 +535,9 @@
     after.hidden = step === "form";
     document.body.classList.toggle("apply-done", step === "done");
   }
+  function empty(v) { return v === undefined || v === null || v === ""; }
   function display(f, v) {
-    if (v === undefined || v === null || v === "") return "（未填写）";
+    if (empty(v)) return "（未填写）";
     if (f.widget === "pledge") return v === true ? "已承诺" : "未承诺";
     if (f.spec.enum && f.spec["x-labels"]) {
       var i = f.spec.enum.map(String).indexOf(String(v));
@@ -533,6 +609,12 @@
         if (res.status === 201) return receipt(res.body);
         var e = res.body.error || {};
         if (e.code === "idempotency_key_reused") state.key = "";
+        if (e.code === "form_token_invalid" || e.code === "form_token_used") {
+          renewToken();
+          return showErrors(dropUploads("页面已过期或已提交过。"),
+                            "页面已更新：已填写的内容已保留，请重新上传附件后再提交。");
+        }
+        if (e.code === "duplicate_applicant") return duplicate(note, e.message);
         if (res.status === 422 && e.fields) {
           return showErrors(e.fields.map(function (x) { return { id: targetOf(x.path), message: x.message }; }),
                             e.message);
@@ -558,16 +640,45 @@
     setTimeout(send, Math.min(10, parseInt(after, 10) || attempts) * 1000);
   }
 
-  function receipt(body) {
-    clearDraft();
-    state.key = "";
-    state.attachments = [];
+  function savedReceipt() {
+    try { return JSON.parse(localStorage.getItem(RECEIPT) || "null"); } catch (e) { return null; }
+  }
+  // 409 for a USCC that already applied: when this browser holds that application's receipt, point to it.
+  function duplicate(note, message) {
+    note.textContent = message;
+    var last = savedReceipt(), uscc = application().applicant.uscc;
+    if (!last || !last.record || last.record.application.applicant.uscc !== uscc) return;
+    note.appendChild(h("p", {}, ["本机保存有该单位提交的回执（申报编号" + last.reference + "）。",
+      h("button", { type: "button", "class": "md-button", id: "duplicate-receipt", text: "查看/打印上次提交的回执",
+                    on: { click: function () { receipt(last, true); } } })]));
+  }
+  function offerReceipt() {
+    var last = savedReceipt();
+    if (!last || !last.reference) return;
+    statusBox.appendChild(h("div", { "class": "apply-notice", id: "receipt-offer" }, [
+      h("p", { text: "本机浏览器保存有上次提交的回执（申报编号" + last.reference + "，" +
+                     beijingTime(last.received_at) + "提交）。" }),
+      h("button", { type: "button", "class": "md-button", id: "receipt-last", text: "查看/打印上次提交的回执",
+                    on: { click: function () { receipt(last, true); } } })]));
+  }
+
+  function receipt(body, saved) {
+    if (!saved) {
+      clearDraft();
+      state.key = "";
+      state.attachments = [];
+      try { localStorage.setItem(RECEIPT, JSON.stringify(body)); } catch (e) { /* full: the page still shows it */ }
+      // A token is single-use: the next application on this page needs a fresh one.
+      form.reset();
+      refreshAll();
+      renewToken().then(clearDraft);
+    }
     after.textContent = "";
     var panel = h("div", { "class": "apply-receipt" }, [
       h("h2", { id: "receipt-title", tabindex: "-1", text: "申报书已提交" }),
       h("p", { "class": "apply-reference" }, ["申报编号：", h("strong", { id: "receipt-reference",
                                                                       text: body.reference })]),
-      h("p", {}, ["提交时间：", body.received_at]),
+      h("p", {}, ["提交时间：", beijingTime(body.received_at)]),
       h("p", { "class": "apply-digest" }, ["数据摘要（SHA-256）：", h("code", { id: "receipt-digest",
                                                                         text: body.digest })]),
       h("h3", { text: "接下来" }),
@@ -577,7 +688,10 @@
         h("li", { text: "推荐单位审核后出具推荐意见。如需更正已提交的申报书，请联系推荐单位。" }),
       ]),
       h("p", {}, [h("button", { type: "button", "class": "md-button md-button--primary", id: "apply-print-button",
-                                text: "打印申报书", on: { click: function () { window.print(); } } })]),
+                                text: "打印申报书", on: { click: function () { window.print(); } } }),
+                  saved ? " " : null,
+                  saved ? h("button", { type: "button", "class": "md-button", id: "receipt-back", text: "返回申报页面",
+                                        on: { click: function () { showStep("form"); } } }) : null]),
     ]);
     after.appendChild(panel);
     after.appendChild(printable(body));
@@ -596,7 +710,7 @@
     });
     pair("申报单位（盖章）", app.applicant.name);
     pair("申报编号", body.reference);
-    pair("提交时间", body.received_at);
+    pair("提交时间", beijingTime(body.received_at));
     var parts = [h("header", { "class": "apply-print-cover" }, [h("h2", { text: schema.title }),
                                                                  h("dl", { "class": "apply-cover-list" }, cover)])];
     sections.forEach(function (s) {
@@ -611,14 +725,19 @@
                                 h("td", { text: sizeText(f.size) })]);
           }))])];
       } else if (s.widget === "pledge") {
-        parts.push(h("section", { "class": "apply-print-section" }, [h("h3", { text: "推荐单位意见" }),
+        parts.push(h("section", { "class": "apply-print-section apply-print-opinion" }, [
+          h("h3", { text: "推荐单位意见" }),
           h("div", { "class": "apply-opinion-box" }, ["（由推荐单位填写）", h("p", { "class": "apply-sign" },
             ["推荐单位（盖章）：", h("br"), "日期：　　年　　月　　日"])])]));
         content = [h("p", { text: s.spec.description }), h("p", { text: display(s.fields[0], app[s.key]) }),
                    h("p", { "class": "apply-sign" }, ["法定代表人（签字）：　　　　　　申报单位（盖章）：", h("br"),
                                                      "日期：　　年　　月　　日"])];
       } else {
-        content = [h("table", { "class": "apply-table apply-answers" }, [h("tbody", {}, s.fields.map(function (f) {
+        // A conditional field left empty (推荐单位名称 when a province was chosen) is not a question on paper.
+        var shown = s.fields.filter(function (f) {
+          return !(f.spec["x-required-when"] && empty(app[s.key][f.name]));
+        });
+        content = [h("table", { "class": "apply-table apply-answers" }, [h("tbody", {}, shown.map(function (f) {
           return h("tr", {}, [h("th", { scope: "row", text: f.title }),
                               h("td", { text: display(f, app[s.key][f.name]) })]);
         }))])];
@@ -631,7 +750,7 @@
         h("tfoot", {}, [h("tr", {}, [h("td", {}, [h("div", { "class": "apply-print-footer-space" })])])]),
         h("tbody", {}, [h("tr", {}, [h("td", {}, parts)])])]),
       h("footer", { "class": "apply-print-footer" }, ["申报编号：" + body.reference + "　提交时间：" +
-        body.received_at, h("br"), "数据摘要（SHA-256）：" + body.digest]),
+        beijingTime(body.received_at), h("br"), "数据摘要（SHA-256）：" + body.digest]),
     ]);
   }
 
@@ -681,6 +800,12 @@
     if (f && e.target.getAttribute("aria-invalid") && !problem(f)) setFieldError(e.target.id, "");
     saveSoon();
   });
+  // Enter in a one-line field would submit the form, i.e. jump to the review: people press it to end a line.
+  form.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if (e.key === "Enter" && !e.isComposing && t.tagName === "INPUT" &&
+        ["checkbox", "radio", "file", "submit", "button"].indexOf(t.type) < 0) e.preventDefault();
+  });
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     if (!state.open) return;
@@ -691,6 +816,7 @@
   });
   refreshAll();
 
+  offerReceipt();
   var draft = readDraft();
   if (draft && draft.values) offerDraft(draft);
 
@@ -698,7 +824,8 @@
     .then(function (r) { return r.json(); })
     .then(function (c) {
       state.maxBytes = c.max_upload_bytes || state.maxBytes;
-      if (!state.token) { state.token = c.form_token; form.elements.form_token.value = c.form_token; }
+      campaignToken = c.form_token;
+      if (!state.token) setToken(c.form_token);
       if (!c.window.open) closeForm(c.window.deadline);
     })
     .catch(function () {

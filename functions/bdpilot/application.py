@@ -79,6 +79,18 @@ def _money(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
+# "1,500" or "1，500" as people write amounts: thousands separators go, full-width digits become ASCII. Only
+# well-formed groups of three, so "1,5" stays an error instead of silently becoming 15.
+_GROUPED = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+
+
+def _number(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    value = formats.halfwidth(value)
+    return value.replace(",", "") if _GROUPED.fullmatch(value) else value
+
+
 def _not_future(value: date) -> date:
     if value > datetime.now(campaign.TZ).date():
         raise PydanticCustomError("date_in_future", "不能晚于今天")
@@ -102,7 +114,8 @@ Mobile = Annotated[str, _code(formats.halfwidth), _match(formats.MOBILE_PATTERN,
 Landline = Annotated[str, _code(formats.halfwidth), _match(formats.LANDLINE_PATTERN, "landline")]
 Postcode = Annotated[str, _code(formats.halfwidth), _match(formats.POSTCODE_PATTERN, "postcode")]
 Email = Annotated[str, _code(lambda v: formats.halfwidth(v).lower()), _match(formats.EMAIL_PATTERN, "email")]
-Money = Annotated[Decimal, AfterValidator(_money)]
+Money = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_money)]
+Count = Annotated[int, BeforeValidator(_number)]
 PastDate = Annotated[date, AfterValidator(_not_future)]
 
 
@@ -266,8 +279,8 @@ class Applicant(Section):
     mailing_address: Annotated[Text, text("通讯地址", ADDRESS)]
     postcode: Annotated[Postcode, code("邮政编码", formats.POSTCODE_PATTERN, "postcode", max_length=12)]
     legal_representative: Annotated[Text, text("法定代表人", 50)]
-    employees: Annotated[int, Field(title="职工人数", ge=1, le=10_000_000, json_schema_extra={"x-widget": "integer"})]
-    rd_staff: Annotated[int, Field(title="研发人员数", ge=0, le=10_000_000,
+    employees: Annotated[Count, Field(title="职工人数", ge=1, le=10_000_000, json_schema_extra={"x-widget": "integer"})]
+    rd_staff: Annotated[Count, Field(title="研发人员数", ge=0, le=10_000_000,
                                    description="不超过职工人数", json_schema_extra={"x-widget": "integer"})]
     revenue: Annotated[Money, money("上年度营业收入（万元）")]
     profit: Annotated[Money, money("上年度利润（万元）", "亏损填负数", ge=None)]
@@ -313,9 +326,9 @@ class Details(Section):
     background: Annotated[Text, long_text("需求与背景", "项目要解决的问题、行业现状和需求，不超过3000字")]
     solution: Annotated[Text, long_text("建设内容与技术方案", "总体架构、主要功能、关键技术路线，不超过3000字")]
     innovation: Annotated[Text, long_text("技术先进性与创新性", "与国内外同类技术的比较和创新点，不超过3000字")]
-    patents: Annotated[int, Field(title="发明专利数（项）", ge=0, le=100_000,
+    patents: Annotated[Count, Field(title="发明专利数（项）", ge=0, le=100_000,
                                   json_schema_extra={"x-widget": "integer"})]
-    software_copyrights: Annotated[int, Field(title="软件著作权数（项）", ge=0, le=100_000,
+    software_copyrights: Annotated[Count, Field(title="软件著作权数（项）", ge=0, le=100_000,
                                               json_schema_extra={"x-widget": "integer"})]
     ip: Annotated[Text, long_text("自主知识产权情况", "与本项目相关的专利、软件著作权等，列明名称和编号，不超过3000字")]
     benefits: Annotated[Text, long_text("应用成效", "量化的经济效益和社会效益，不超过3000字")]

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
 ROOT = "application"
 SUBMIT_ACTION = "/api/submissions"
+BEIJING = timezone(timedelta(hours=8), "北京时间")
 
 
 @dataclass(frozen=True)
@@ -185,12 +187,6 @@ def _described(fid: str, *parts: tuple[bool, str]) -> str:
     return f' aria-describedby="{" ".join(ids)}"' if ids else ""
 
 
-def _limits(spec: dict[str, Any]) -> tuple[Any, Any]:
-    low = spec.get("minimum", spec.get("ge"))
-    high = spec.get("maximum", spec.get("le"))
-    return low, high
-
-
 def _control(f: Field, value: Any, invalid: bool) -> str:
     """The one input/select/textarea for a field, by its x-widget."""
     fid, name = f.id, escape(f.path)
@@ -220,9 +216,9 @@ def _control(f: Field, value: Any, invalid: bool) -> str:
         return f'<input type="checkbox" {common} value="on"{checked}{described}>'
     kind, extra = "text", ""
     if f.widget == "integer":
-        low, high = _limits(f.spec)
-        kind, extra = "number", ' inputmode="numeric" step="1"'
-        extra += (f' min="{low}"' if low is not None else "") + (f' max="{high}"' if high is not None else "")
+        # Text, not type=number: a number input empties "1,500" as people write it (the server and apply.js
+        # take it as 1500) and changes the value on a scroll wheel; the limits are checked and named instead.
+        extra = ' inputmode="numeric" autocomplete="off"'
     elif f.widget == "money":
         extra = ' inputmode="decimal" autocomplete="off"'
     elif f.widget == "date":
@@ -233,7 +229,8 @@ def _control(f: Field, value: Any, invalid: bool) -> str:
         kind, extra = "email", ' autocomplete="email" spellcheck="false"'
     elif f.widget == "uscc":
         extra = ' autocapitalize="characters" autocomplete="off" spellcheck="false"'
-    if max_length and f.widget != "date":
+    # Plain text gets no maxlength either: the browser would cut a pasted 项目名称 at 60 without a word.
+    if max_length and f.widget not in ("date", "text"):
         extra += f' maxlength="{max_length}"'
     unit = f.spec.get("x-unit")
     control = f'<input type="{kind}" {common} value="{text}"{extra}{described}>'
@@ -243,7 +240,8 @@ def _control(f: Field, value: Any, invalid: bool) -> str:
 
 
 def _label(f: Field, tag: str = "label") -> str:
-    marker = ' <span class="apply-req" aria-hidden="true">*</span>' if f.required else ""
+    required = f.required or bool(f.spec.get("x-required-when"))  # a conditional field is shown when it is required
+    marker = ' <span class="apply-req" aria-hidden="true">*</span>' if required else ""
     target = f' for="{f.id}"' if tag == "label" else ""
     return f'<{tag} class="apply-label"{target} id="{f.id}-label">{escape(f.title)}{marker}</{tag}>'
 
@@ -254,6 +252,8 @@ def _field(f: Field, values: Mapping[str, Any], errors: dict[str | None, list[st
     count = ""
     if f.widget == "textarea":
         count = (f'<p class="apply-count" id="{f.id}-count">不超过{f.spec.get("maxLength")}个字</p>')
+    elif f.widget == "text" and f.spec.get("maxLength"):
+        count = f'<p class="apply-count" id="{f.id}-count" hidden></p>'  # apply.js shows it near the limit
     when = f.spec.get("x-required-when")
     attrs = f' data-path="{escape(f.path)}" data-widget="{f.widget}"'
     if when:
@@ -389,6 +389,15 @@ def size_text(size: int) -> str:
     return f"{max(1, round(size / 1024))} KB"
 
 
+def beijing_time(value: Any) -> str:
+    """提交时间 for people: 2019年11月15日 10:00:00（北京时间）. apply.js's beijingTime says it the same way."""
+    try:
+        when = datetime.fromisoformat(str(value)).astimezone(BEIJING)
+    except ValueError:
+        return str(value or "")
+    return f"{when.year}年{when.month}月{when.day}日 {when:%H:%M:%S}（北京时间）"
+
+
 def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:
     """The printable 申报书 from the API's 201 answer (its normalized `record`): every field in section order,
     the attachment list, an empty box for the 推荐单位's opinion, the pledge, and reference + digest on every
@@ -397,7 +406,7 @@ def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:
     application = record.get("application", record)
     flat = flatten(application if isinstance(application, dict) else {})
     files = [f for f in record.get("files", []) if isinstance(f, dict)] if isinstance(record.get("files"), list) else []
-    reference, received = str(body.get("reference", "")), str(body.get("received_at", ""))
+    reference, received = str(body.get("reference", "")), beijing_time(body.get("received_at", ""))
     meta = (f'申报编号：{escape(reference)}　提交时间：{escape(received)}'
             f'<br>数据摘要（SHA-256）：{escape(str(body.get("digest", "")))}')
     out = [f'<header class="apply-print-cover"><h2>{escape(schema["title"])}</h2>']
@@ -423,7 +432,7 @@ def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:
                        f'<tbody>{rows}</tbody></table></section>')
         elif section.widget == "pledge":
             f = section.fields[0]
-            out.append('<section class="apply-print-section"><h3>推荐单位意见</h3>'
+            out.append('<section class="apply-print-section apply-print-opinion"><h3>推荐单位意见</h3>'
                        '<div class="apply-opinion-box">（由推荐单位填写）<p class="apply-sign">'
                        '推荐单位（盖章）：<br>日期：　　年　　月　　日</p></div></section>')
             out.append(f'<section class="apply-print-section"><h3>{escape(section.title)}</h3>'
@@ -433,7 +442,9 @@ def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:
         else:
             rows = "".join(
                 f'<tr><th scope="row">{escape(f.title)}</th><td>{escape(display(f, flat.get(f.path)))}</td></tr>'
-                for f in section.fields)
+                for f in section.fields
+                # a conditional field left empty (推荐单位名称 beside a province) is no question on paper
+                if not (f.spec.get("x-required-when") and flat.get(f.path) in (None, "")))
             out.append(f'<section class="apply-print-section"><h3>{escape(section.title)}</h3>'
                        f'<table class="apply-table apply-answers"><tbody>{rows}</tbody></table></section>')
     # A layout table: its tfoot repeats on every printed page and keeps text clear of the fixed footer.

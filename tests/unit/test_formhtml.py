@@ -105,7 +105,7 @@ def test_input_types_follow_the_widgets():
     assert kinds["application.contact.mobile"] == "tel"
     assert kinds["application.contact.email"] == "email"
     assert kinds["application.applicant.founded"] == "date"
-    assert kinds["application.applicant.employees"] == "number"
+    assert kinds["application.applicant.employees"] == "text"  # inputmode=numeric: "1,500" must stay typable
     assert kinds["application.cover.direction"] == "select"
     assert kinds["application.cover.recommender"] == "select"
     assert kinds["application.details.background"] == "textarea"
