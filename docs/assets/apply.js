@@ -509,6 +509,17 @@
         });
         xhr.addEventListener("load", function () {
           if (xhr.status < 200 || xhr.status >= 300) return fail("“" + file.name + "”上传失败，请重试");
+          // The server checks the stored bytes now (a real PDF, this form's), not only at 确认提交.
+          fetch("/api/uploads", { method: "POST", headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ form_token: state.token, upload_id: ticket.upload_id,
+                                   title: k.title + "“" + file.name + "”" }) })
+            .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b }; }); })
+            .then(function (res) {
+              if (res.status === 422) return fail((res.body.error || {}).message || "无法使用该文件，请重新上传");
+              uploaded();
+            }, uploaded); // unreachable check: the submission checks the file again
+        });
+        function uploaded() {
           box.classList.remove("apply-uploading");
           bar.value = 100;
           setFieldError(id, ""); // a "正在上传" error from an early 下一步 no longer holds
@@ -521,7 +532,7 @@
           saveDraft();
           input.value = "";
           status.textContent = "已上传“" + file.name + "”（" + sizeText(file.size) + "）";
-        });
+        }
         xhr.addEventListener("error", function () { fail("网络中断，“" + file.name + "”未能上传，请重试"); });
         xhr.open("POST", ticket.url);
         xhr.send(data);
@@ -684,7 +695,8 @@
       h("h3", { text: "接下来" }),
       h("ol", {}, [
         h("li", { text: "请记下申报编号。打印下方的申报书，由法定代表人签字并加盖单位公章。" }),
-        h("li", { text: "将纸质申报书及附件报送推荐单位；纸质版内容须与网上提交的内容一致，请勿另行修改。" }),
+        h("li", { text: "纸质版材料内容应与网上填报内容一致（通知原文）；请直接打印本申报书，不要另行修改。" +
+                        "通知未说明纸质材料由谁报送、报送至何处，请按推荐单位的要求报送。" }),
         h("li", { text: "推荐单位审核后出具推荐意见。如需更正已提交的申报书，请联系推荐单位。" }),
       ]),
       h("p", {}, [h("button", { type: "button", "class": "md-button md-button--primary", id: "apply-print-button",

@@ -183,20 +183,19 @@ def test_wrong_formats_get_inline_messages_from_the_schema(watched: Watched, liv
     expect(page.locator("#application-contact-email-error")).to_have_count(0)
 
 
-def test_a_renamed_exe_is_caught_by_the_server_and_named(watched: Watched, live: Any, tmp_path: Path) -> None:
+def test_a_renamed_exe_is_caught_by_the_server_right_after_its_upload(watched: Watched, live: Any,
+                                                                       tmp_path: Path) -> None:
+    """Issue 14 item 4: it used to show 已上传 and be refused only after 确认提交."""
     page = watched.page
     watched.expected.append("status of 422")
     open_form(page, live)
     fill(page, unique())
     attach(page, tmp_path, "license", "营业执照.pdf")
-    attach(page, tmp_path, "ip", "setup.pdf", data=b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 200)
-    page.check('[name="application.pledge"]')
-    to_review(page)
-    page.click("#apply-confirm")
-    summary = page.locator("#error-summary")
-    expect(summary).to_be_focused()
-    expect(summary).to_contain_text("知识产权证明“setup.pdf”不是有效的PDF文件，请重新上传")
-    expect(page.locator("#application-attachments-ip-error")).to_contain_text("setup.pdf")
+    upload(page, "ip", pdf_file(tmp_path, "setup.pdf", data=b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 200))
+    error = page.locator("#application-attachments-ip-error")
+    expect(error).to_contain_text("知识产权证明“setup.pdf”不是有效的PDF文件，请重新上传", timeout=30_000)
+    expect(page.locator("#application-attachments-ip-files li", has_text="setup.pdf")).to_have_count(0)
+    expect(page.locator("#application-attachments-ip").locator("xpath=..")).not_to_contain_text("已上传“setup.pdf”")
 
 
 def test_a_21_mb_file_is_refused_before_upload(watched: Watched, live: Any, tmp_path: Path) -> None:
