@@ -10,7 +10,9 @@
 
   var form = document.getElementById("apply-form");
   var schemaNode = document.getElementById("form-schema");
-  if (!form || !schemaNode || !window.fetch || !window.localStorage) return;
+  // site.js (on every page, loaded first) formats times and makes the one /api/campaign request of a page load.
+  if (!form || !schemaNode || !window.fetch || !window.localStorage || !window.bdpilot) return;
+  var beijingTime = window.bdpilot.beijingTime;
 
   var schema = JSON.parse(schemaNode.textContent);
   var M = schema["x-messages"];
@@ -60,15 +62,6 @@
     var bytes = new Uint8Array(18);
     crypto.getRandomValues(bytes);
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  }
-  // 提交时间 for people, in Beijing time whatever the browser's zone; formhtml.beijing_time says it the same way.
-  function beijingTime(iso) {
-    var t = Date.parse(iso || "");
-    if (isNaN(t)) return iso || "";
-    var d = new Date(t + 8 * 3600 * 1000);
-    function two(n) { return ("0" + n).slice(-2); }
-    return d.getUTCFullYear() + "年" + (d.getUTCMonth() + 1) + "月" + d.getUTCDate() + "日 " + two(d.getUTCHours()) +
-      ":" + two(d.getUTCMinutes()) + ":" + two(d.getUTCSeconds()) + "（北京时间）";
   }
   // A form token starts with the milliseconds it was issued at (bdpilot.tokens.issue).
   function tokenStale(token) {
@@ -330,6 +323,8 @@
   }
   var saveTimer = 0;
   function saveSoon() { clearTimeout(saveTimer); saveTimer = setTimeout(saveDraft, 300); }
+  var progressTimer = 0;
+  function progressSoon() { clearTimeout(progressTimer); progressTimer = setTimeout(updateProgress, 300); }
   function readDraft() {
     try { return JSON.parse(localStorage.getItem(DRAFT) || "null"); } catch (e) { return null; }
   }
@@ -433,6 +428,34 @@
     kinds.forEach(renderFiles);
   }
 
+  // ---- section list and progress (the links themselves work without this script) --------------------------
+  var progressBox = byId("apply-progress");
+  function sectionDone(s) {
+    if (s.widget === "attachments") {
+      return kinds.every(function (k) {
+        return !kindBox(k.kind).classList.contains("apply-uploading") &&
+          (!k.required || state.attachments.some(function (a) { return a.kind === k.kind; }));
+      });
+    }
+    return s.fields.every(function (f) { return !problem(f); });
+  }
+  function updateProgress() {
+    if (!progressBox) return;
+    var done = 0;
+    sections.forEach(function (s) {
+      var item = document.querySelector('#apply-toc li[data-section="' + s.key + '"]');
+      var ok = sectionDone(s);
+      done += ok ? 1 : 0;
+      if (!item || item.classList.contains("apply-toc--done") === ok) return;
+      item.classList.toggle("apply-toc--done", ok);
+      var mark = item.querySelector(".apply-toc-mark");
+      if (ok && !mark) item.querySelector("a").appendChild(h("span", { "class": "apply-toc-mark", text: "（已完成）" }));
+      if (!ok && mark) mark.remove();
+    });
+    progressBox.hidden = false;
+    progressBox.textContent = "已完成" + done + "/" + sections.length + "部分";
+  }
+
   // ---- attachments: straight to storage through a presigned POST ----------------------------------------
   function kindBox(kind) { return byId(idOf("application.attachments." + kind)).closest(".apply-attachment"); }
   function renderFiles(k) {
@@ -453,6 +476,7 @@
         } } }, ["删除", hidden("“" + a.filename + "”")]),
       ]));
     });
+    updateProgress();
   }
   var replacing = null;
   function removeAttachment(a) {
@@ -769,8 +793,7 @@
   // ---- the submission window ------------------------------------------------------------------------------
   function closeForm(deadline) {
     state.open = false;
-    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(deadline || "");
-    var when = m ? +m[1] + "年" + +m[2] + "月" + +m[3] + "日 " + +m[4] + ":" + m[5] + "（北京时间）" : deadline;
+    var when = beijingTime(deadline, true);
     statusBox.insertBefore(h("div", { "class": "apply-notice apply-closed", id: "apply-closed" }, [
       h("h2", { text: "申报已截止" }), h("p", { text: "截止时间：" + when + "。系统不再接受新的申报。" })]),
     statusBox.firstChild);
@@ -804,6 +827,7 @@
     var f = fields.filter(function (x) { return idOf(x.path) === e.target.id; })[0];
     if (f) updateCount(f, true);
     saveSoon();
+    progressSoon();
   });
   form.addEventListener("change", function (e) {
     updateConditional();
@@ -811,6 +835,7 @@
     var f = fields.filter(function (x) { return idOf(x.path) === e.target.id; })[0];
     if (f && e.target.getAttribute("aria-invalid") && !problem(f)) setFieldError(e.target.id, "");
     saveSoon();
+    updateProgress();
   });
   // Enter in a one-line field would submit the form, i.e. jump to the review: people press it to end a line.
   form.addEventListener("keydown", function (e) {
@@ -832,8 +857,7 @@
   var draft = readDraft();
   if (draft && draft.values) offerDraft(draft);
 
-  fetch("/api/campaign", { headers: { Accept: "application/json" } })
-    .then(function (r) { return r.json(); })
+  window.bdpilot.campaign()
     .then(function (c) {
       state.maxBytes = c.max_upload_bytes || state.maxBytes;
       campaignToken = c.form_token;

@@ -313,7 +313,7 @@ def _attachments_fieldset(section: Section, values: Mapping[str, Any],
             f'<p class="apply-upload-status" aria-live="polite"></p></div></div>')
     hint = f'<p class="apply-hint">{escape(section.description)}</p>' if section.description else ""
     nojs = _upload_notice(token, items, static)
-    return (f'<fieldset class="apply-section" id="{section.id}"><legend>{escape(section.title)}</legend>'
+    return (f'<fieldset class="apply-section" id="{section_anchor(section)}"><legend>{escape(section.title)}</legend>'
             f'{hint}{nojs}{"".join(blocks)}</fieldset>')
 
 
@@ -321,12 +321,27 @@ def _pledge_fieldset(section: Section, values: Mapping[str, Any], errors: dict[s
     f = section.fields[0]
     messages = errors.get(f.id, [])
     css = "apply-field apply-pledge apply-field--error" if messages else "apply-field apply-pledge"
-    return (f'<fieldset class="apply-section" id="{section.id}-section"><legend>{escape(section.title)}</legend>'
-            f'<div class="{css}" data-path="{escape(f.path)}" data-widget="pledge">'
+    return (f'<fieldset class="apply-section" id="{section_anchor(section)}"><legend>{escape(section.title)}'
+            f'</legend><div class="{css}" data-path="{escape(f.path)}" data-widget="pledge">'
             f'<p class="apply-hint" id="{f.id}-hint">{escape(f.description)}</p>{_error_html(f.id, messages)}'
             f'<div class="apply-check">{_control(f, values.get(f.path), bool(messages))}'
             f'<label for="{f.id}" id="{f.id}-label">本单位已阅读并作出以上承诺'
             f'<span class="apply-req" aria-hidden="true">*</span></label></div></div></fieldset>')
+
+
+def section_anchor(section: Section) -> str:
+    """The id of a section's fieldset (the pledge's own checkbox has the section's id, so its fieldset differs)."""
+    return f"{section.id}-section" if section.widget == "pledge" else section.id
+
+
+def render_section_nav(schema: dict[str, Any]) -> str:
+    """The list of the form's sections, each linking to its fieldset: plain links without JavaScript; apply.js
+    marks the completed ones and fills in the count (#apply-progress)."""
+    items = "".join(f'<li data-section="{escape(s.key)}"><a href="#{section_anchor(s)}">{escape(s.title)}</a></li>'
+                    for s in sections(schema))
+    return ('<nav class="apply-toc" id="apply-toc" aria-labelledby="apply-toc-title">'
+            f'<p class="apply-toc-title" id="apply-toc-title">申报书共{len(sections(schema))}部分</p>'
+            f'<p class="apply-progress" id="apply-progress" hidden></p><ol>{items}</ol></nav>')
 
 
 def render_form(schema: dict[str, Any], values: Mapping[str, Any] | None = None,
@@ -341,6 +356,7 @@ def render_form(schema: dict[str, Any], values: Mapping[str, Any] | None = None,
     if errors or message:
         parts.append(render_error_summary(schema, list(errors or []), flat, message))
     parts.append('<p class="apply-hint">带 <span class="apply-req">*</span> 的为必填项。</p>')
+    parts.append(render_section_nav(schema))
     for section in sections(schema):
         if section.widget == "attachments":
             parts.append(_attachments_fieldset(section, flat, grouped, token, static))
@@ -348,8 +364,8 @@ def render_form(schema: dict[str, Any], values: Mapping[str, Any] | None = None,
             parts.append(_pledge_fieldset(section, flat, grouped))
         else:
             fields = "".join(_field(f, flat, grouped) for f in section.fields)
-            parts.append(f'<fieldset class="apply-section" id="{section.id}"><legend>{escape(section.title)}'
-                         f'</legend>{fields}</fieldset>')
+            parts.append(f'<fieldset class="apply-section" id="{section_anchor(section)}"><legend>'
+                         f'{escape(section.title)}</legend>{fields}</fieldset>')
     hidden = (f'<input type="hidden" name="form_token" value="{escape(token)}">'
               f'<input type="hidden" name="idempotency_key" value="{escape(idempotency_key)}">'
               # The honeypot: people never see or reach it; bots that fill every box give themselves away.
@@ -389,13 +405,14 @@ def size_text(size: int) -> str:
     return f"{max(1, round(size / 1024))} KB"
 
 
-def beijing_time(value: Any) -> str:
-    """提交时间 for people: 2019年11月15日 10:00:00（北京时间）. apply.js's beijingTime says it the same way."""
+def beijing_time(value: Any, *, seconds: bool = True) -> str:
+    """A time for people: 2019年11月15日 10:00:00（北京时间）, or without seconds (a deadline: 2019年11月22日
+    00:00（北京时间）). site.js's beijingTime says it the same way; the site's pages state the deadline with it."""
     try:
         when = datetime.fromisoformat(str(value)).astimezone(BEIJING)
     except ValueError:
         return str(value or "")
-    return f"{when.year}年{when.month}月{when.day}日 {when:%H:%M:%S}（北京时间）"
+    return f"{when.year}年{when.month}月{when.day}日 {when:{'%H:%M:%S' if seconds else '%H:%M'}}（北京时间）"
 
 
 def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:
@@ -452,3 +469,86 @@ def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:
             f'<table class="apply-print-frame" role="presentation"><tfoot><tr><td>'
             f'<div class="apply-print-footer-space"></div></td></tr></tfoot><tbody><tr><td>{"".join(out)}'
             f'</td></tr></tbody></table><footer class="apply-print-footer">{meta}</footer></article>')
+
+
+# --- the blank 申报书 for drafting offline -------------------------------------------------------------------------
+
+KIND_NAMES = {"uscc": "18位代码（数字或大写字母）", "tel": "电话号码", "email": "电子邮箱地址",
+              "date": "日期（年-月-日）", "integer": "整数", "money": "金额，最多两位小数"}
+# Upper limits this high are plausibility caps against typing slips, not a rule a draft has to meet: not listed.
+PLAUSIBLE_CAP = 10_000_000
+LONG_LIST = 12  # a select with more options than this names the count, not every option
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def field_rules(f: Field, section: Section) -> list[str]:
+    """What the form requires of a field, in words: required or when, kind, limits, options, unit."""
+    rules = []
+    when = f.spec.get("x-required-when")
+    if when:
+        by_name = {g.path.rsplit(".", 1)[-1]: g for g in section.fields}
+        conditions = []
+        for name, value in when.items():
+            other = by_name[name]
+            label = dict(other.options).get(str(value), str(value))
+            conditions.append(f"“{other.title}”选择“{label}”")
+        rules.append(f"{'且'.join(conditions)}时必填")
+    else:
+        rules.append("必填" if f.required else "选填")
+    if f.widget in KIND_NAMES:
+        rules.append(KIND_NAMES[f.widget])
+    if f.widget == "select":
+        options = f.options
+        rules.append("从以下选项中选择：" + "、".join(label for _, label in options) if len(options) <= LONG_LIST
+                     else f"在线填写时从列表中选择（共{len(options)}项）")
+    for key, word in (("ge", "不小于"), ("gt", "大于"), ("minimum", "不小于"), ("le", "不超过"), ("maximum", "不超过")):
+        if key in f.spec and not (word == "不超过" and f.spec[key] >= PLAUSIBLE_CAP):
+            rules.append(f"{word}{_number(f.spec[key])}")
+    if f.widget == "money" and not any(k in f.spec for k in ("ge", "gt", "minimum")):
+        rules.append("可为负数")
+    if f.widget in ("text", "textarea") and f.spec.get("maxLength"):
+        rules.append(f"不超过{f.spec['maxLength']}字")
+    if f.spec.get("x-unit"):
+        rules.append(f"单位：{f.spec['x-unit']}")
+    return rules
+
+
+def _blank_field(f: Field, section: Section) -> str:
+    rules = "；".join(field_rules(f, section))
+    help_text = f'<p class="bd-draft-help">{escape(f.description)}</p>' if f.description else ""
+    size = "long" if (f.spec.get("maxLength") or 0) > 1000 else "short"
+    box = f'<div class="bd-draft-box bd-draft-box--{size}"></div>' if f.widget == "textarea" else (
+        '<div class="bd-draft-line"></div>')
+    return (f'<div class="bd-draft-field bd-draft-field--{escape(f.widget)}"><h3>{escape(f.title)}</h3>'
+            f'<p class="bd-draft-rules">{escape(rules)}</p>{help_text}{box}</div>')
+
+
+def render_blank(schema: dict[str, Any]) -> str:
+    """The whole 申报书 with nothing filled in, for drafting offline and printing: every section and field in form
+    order with what the form requires of it, every kind of attachment, the pledge. From the same schema walk as
+    the form, so the two cannot differ."""
+    parts = []
+    for section in sections(schema):
+        head = f'<h2 id="draft-{escape(section.key)}">{escape(section.title)}</h2>'
+        if section.widget == "attachments":
+            spec = section.spec
+            rows = "".join(
+                f'<tr><th scope="row">{escape(k["title"])}</th><td>{"必须上传" if k["required"] else "选填"}</td></tr>'
+                for k in spec.get("x-kinds", []))
+            limit = f"；最多{spec['maxItems']}个文件" if spec.get("maxItems") else ""
+            parts.append(f'<section class="bd-draft-section">{head}'
+                         f'<p class="bd-draft-rules">{escape(section.description + limit)}</p>'
+                         f'<table class="bd-draft-table"><thead><tr><th scope="col">附件类型</th>'
+                         f'<th scope="col">要求</th></tr></thead><tbody>{rows}</tbody></table></section>')
+        elif section.widget == "pledge":
+            parts.append(f'<section class="bd-draft-section">{head}<p>{escape(section.fields[0].description)}</p>'
+                         '<p class="bd-draft-rules">必填：在线提交时勾选“本单位已阅读并作出以上承诺”</p>'
+                         '<p class="bd-draft-sign">法定代表人（签字）：　　　　　　申报单位（盖章）：<br>'
+                         '日期：　　年　　月　　日</p></section>')
+        else:
+            fields = "".join(_blank_field(f, section) for f in section.fields)
+            parts.append(f'<section class="bd-draft-section">{head}{fields}</section>')
+    return f'<div class="bd-draft" id="draft">{"".join(parts)}</div>'

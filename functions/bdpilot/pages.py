@@ -8,10 +8,12 @@ one h1, a main landmark, labelled controls, an error summary that links to each 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
+from bdpilot import settings
 from bdpilot.application import form_schema
 from bdpilot.formhtml import beijing_time, render_form, render_record
 from bdpilot.submission import Rejection
@@ -98,9 +100,17 @@ def _upload_first(token: str, values: Mapping[str, Any] | None) -> str:
             '系统会列出需要修改的地方并保留已填写的内容。</p></div>')
 
 
+def deadline_line(deadline: datetime | None = None) -> str:
+    """The effective deadline (settings, i.e. BDPILOT_DEADLINE or the notice's) as the site's pages state it."""
+    when = deadline or settings.load().deadline
+    return (f'<p class="apply-screen">网上填报截止时间：<strong><time datetime="{when.isoformat()}">'
+            f'{escape(beijing_time(when, seconds=False))}</time></strong></p>')
+
+
 def form_page(values: Mapping[str, Any] | None, errors: list[Mapping[str, str]], token: str,
-              message: str = "", *, upload_state: str | None = None) -> str:
-    """The form with the posted answers and what to fix, or (upload_state given) fresh after the upload step."""
+              message: str = "", *, upload_state: str | None = None, deadline: datetime | None = None) -> str:
+    """The form with the posted answers and what to fix, or (upload_state given) fresh after the upload step.
+    `deadline` defaults to the settings' (the function has loaded them before it answers a post)."""
     schema = form_schema()
     form = render_form(schema, values, errors, token, message=message, static=False)
     if upload_state is not None:
@@ -108,7 +118,7 @@ def form_page(values: Mapping[str, Any] | None, errors: list[Mapping[str, str]],
         title, heading = "填写申报书", f"在线申报：已上传{count}个附件，请填写申报书"
     else:
         title, heading = "请修改申报书", "在线申报：请修改后重新提交"
-    intro = f'<p class="apply-screen"><a href="{APPLY_PAGE}">返回在线申报页</a></p>'
+    intro = f'<p class="apply-screen"><a href="{APPLY_PAGE}">返回在线申报页</a></p>{deadline_line(deadline)}'
     return document(title, f"<h1>{heading}</h1>{intro}{_upload_first(token, values)}{form}")
 
 

@@ -3,6 +3,9 @@
 The page's Markdown holds a placeholder ``<div data-apply-form></div>`` on a line of its own; after Markdown is
 rendered the placeholder becomes the form (``bdpilot.formhtml.render_form``) followed by the schema itself as a
 JSON blob that ``docs/assets/apply.js`` validates against. No field is written by hand in a page or script.
+
+The 离线起草 page (``apply/draft.md``) holds ``<div data-draft-form></div>`` instead: it becomes the blank 申报书
+(``bdpilot.formhtml.render_blank``), every section, field, limit and attachment kind from the same schema.
 """
 
 from __future__ import annotations
@@ -13,12 +16,18 @@ from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 from bdpilot.application import form_schema
-from bdpilot.formhtml import render_form, schema_script
+from bdpilot.formhtml import render_blank, render_form, schema_script
 
 PLACEHOLDER = "<div data-apply-form></div>"
+DRAFT_PLACEHOLDER = "<div data-draft-form></div>"
+DRAFT_PAGE = "apply/draft.md"
 
 
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    if page.file.src_uri == DRAFT_PAGE:
+        if DRAFT_PLACEHOLDER not in html:
+            raise PluginError(f"{DRAFT_PAGE}: the blank form placeholder {DRAFT_PLACEHOLDER} is missing")
+        return html.replace(DRAFT_PLACEHOLDER, render_blank(form_schema()), 1)
     if PLACEHOLDER not in html:
         if page.file.src_uri == "apply/index.md":
             raise PluginError(f"apply/index.md: the form placeholder {PLACEHOLDER} is missing")

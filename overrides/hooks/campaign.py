@@ -28,6 +28,7 @@ from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 from bdpilot import campaign as c
+from bdpilot.formhtml import beijing_time
 
 SHORTCODE = re.compile(r"<!--\s*bd:([a-z-]+)(?:\s+([^\s>]+))?\s*-->")
 # Authors' notes (any other comment on lines of its own) stay in the source, not in the published HTML.
@@ -41,15 +42,22 @@ def fmt_date(d: date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
-def fmt_deadline(dt: datetime) -> str:
-    """'2019年11月22日 0:00（北京时间）': every date in the notice is Beijing time."""
-    local = dt.astimezone(c.TZ)
-    return f"{fmt_date(local.date())} {local.hour}:{local.minute:02d}（北京时间）"
-
-
 def last_full_day(dt: datetime) -> date:
     """The last day on which one can still submit ('11月22日前' closes at 0:00, so the 21st)."""
     return (dt.astimezone(c.TZ) - timedelta(microseconds=1)).date()
+
+
+# The pages are built once, with the notice's deadline; the function's window follows BDPILOT_DEADLINE (a new
+# round, the local run). Every statement of the deadline is therefore a marked <time>: docs/assets/site.js
+# replaces it with /api/campaign's effective deadline, formatted the same way; without JavaScript this stays.
+def deadline_html(dt: datetime) -> str:
+    """'2019年11月22日 00:00（北京时间）' (formhtml.beijing_time, as site.js says it) in a <time data-deadline>."""
+    return f'<time data-deadline datetime="{dt.isoformat()}">{beijing_time(dt, seconds=False)}</time>'
+
+
+def last_day_html(dt: datetime) -> str:
+    day = last_full_day(dt)
+    return f'<time data-last-day datetime="{day.isoformat()}">{fmt_date(day)}</time>'
 
 
 # --- lookups ----------------------------------------------------------------------------------------------------
@@ -156,7 +164,7 @@ def key_dates(_: Page) -> str:
         "| --- | --- |",
         f"| 通知印发（{n.number}） | {fmt_date(n.issued)} |",
         f"| 通知发布 | {fmt_date(n.published)} |",
-        f"| 网上填报截止 | **{fmt_deadline(c.DEADLINE)}**，即最晚于 {fmt_date(last_full_day(c.DEADLINE))}当天完成 |",
+        f"| 网上填报截止 | **{deadline_html(c.DEADLINE)}**，即最晚于 {last_day_html(c.DEADLINE)}当天完成 |",
         f"| 试点示范期 | 自入选项目公布之日起 {c.PILOT_YEARS} 年 |",
     ]
     return "\n".join(rows)
@@ -198,8 +206,8 @@ SHORTCODES: dict[str, Render] = {
     "official": lambda a, p: f"[工业和信息化部网站（{c.NOTICE.official_site}）]({c.NOTICE.official_site})",
     "attachment": lambda a, p: c.ATTACHMENT_TITLE,
     # dates and rules
-    "deadline": lambda a, p: fmt_deadline(c.DEADLINE),
-    "last-day": lambda a, p: fmt_date(last_full_day(c.DEADLINE)),
+    "deadline": lambda a, p: deadline_html(c.DEADLINE),
+    "last-day": lambda a, p: last_day_html(c.DEADLINE),
     "pilot-years": lambda a, p: str(c.PILOT_YEARS),
     "projects-per-applicant": lambda a, p: str(c.PROJECTS_PER_APPLICANT),
     "directions-per-project": lambda a, p: str(c.DIRECTIONS_PER_PROJECT),

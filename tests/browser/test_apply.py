@@ -352,7 +352,7 @@ def test_closed_window_cannot_be_posted(browser: Browser, built_site: Path, tmp_
         open_form(page, run)
         closed = page.locator("#apply-closed")
         expect(closed).to_contain_text("申报已截止")
-        expect(closed).to_contain_text("2019年11月22日 0:00")
+        expect(closed).to_contain_text("2019年11月22日 00:00（北京时间）")  # formhtml.beijing_time's words
         expect(page.locator("#apply-submit")).to_be_disabled()
         posts: list[str] = []
         page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)

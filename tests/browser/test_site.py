@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [
     "", "notice/", "directions/", *(f"directions/{d.slug}/" for d in c.DIRECTIONS),
-    "requirements/", "apply/", "contact/", "faq/",
+    "requirements/", "apply/", "apply/draft/", "contact/", "faq/",
 ]
 
 

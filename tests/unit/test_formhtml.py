@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from html.parser import HTMLParser
 
+import pytest
+
+from bdpilot import campaign, pages
 from bdpilot.application import ATTACHMENT_KINDS, Application, form_schema
-from bdpilot.formhtml import all_fields, render_form, render_record, schema_script, sections
+from bdpilot.formhtml import (
+    all_fields,
+    beijing_time,
+    field_rules,
+    render_blank,
+    render_form,
+    render_record,
+    schema_script,
+    section_anchor,
+    sections,
+)
 from tests.factories import application
 
 SCHEMA = form_schema()
@@ -155,3 +169,72 @@ def test_printed_copy_lists_every_answer_and_the_digest():
                 assert str(value) in text
     assert "方向3" in text and "执照.pdf" in text and "2 KB" in text and "ab" * 32 in text
     assert "推荐单位意见" in text
+
+
+# --- the deadline, the blank 申报书, the section list ----------------------------------------------------------------
+
+def _field(path: str):
+    section = next(s for s in sections(SCHEMA) if any(f.path == path for f in s.fields))
+    return next(f for f in section.fields if f.path == path), section
+
+
+def test_a_deadline_is_said_without_seconds_by_the_one_formatter() -> None:
+    assert beijing_time("2020-11-30T09:00:00+00:00", seconds=False) == "2020年11月30日 17:00（北京时间）"
+    assert beijing_time(campaign.DEADLINE, seconds=False) == "2019年11月22日 00:00（北京时间）"
+    assert beijing_time("2020-11-30T09:00:00+00:00") == "2020年11月30日 17:00:00（北京时间）"
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("application.cover.project_name", ["必填", "不超过60字"]),
+    # conditional: the condition in words, the option by its label
+    ("application.cover.recommender_group", ["“推荐单位”选择“中央企业集团或其他有关单位”时必填",
+                                              "在线填写时从列表中选择（共98项）"]),
+    ("application.applicant.employees", ["必填", "整数", "不小于1"]),  # the 10^7 cap is no drafting rule
+    ("application.applicant.profit", ["必填", "金额，最多两位小数", "可为负数", "单位：万元"]),
+    ("application.project.total_investment", ["必填", "金额，最多两位小数", "大于0", "单位：万元"]),
+    ("application.details.background", ["必填", "不超过3000字"]),
+    ("application.applicant.founded", ["必填", "日期（年-月-日）"]),
+    ("application.cover.recommender_other",
+     ["“中央企业集团”选择“其他有关单位（不在以上列表中）”时必填", "不超过100字"]),
+])
+def test_field_rules_say_what_the_form_requires(path: str, expected: list[str]) -> None:
+    f, section = _field(path)
+    assert field_rules(f, section) == expected
+
+
+def test_short_selects_list_their_options() -> None:
+    f, section = _field("application.cover.direction")
+    rule = field_rules(f, section)[1]
+    assert rule.startswith("从以下选项中选择：") and all(label in rule for _, label in f.options)
+
+
+def test_blank_form_has_every_section_field_and_attachment_kind() -> None:
+    html = render_blank(SCHEMA)
+    for section in sections(SCHEMA):
+        assert f'id="draft-{section.key}"' in html
+    for f in all_fields(SCHEMA):
+        if f.widget not in ("attachments", "pledge"):
+            assert f"<h3>{f.title}</h3>" in html, f.path
+    for title, required in ATTACHMENT_KINDS.values():
+        assert f'<th scope="row">{title}</th><td>{"必须上传" if required else "选填"}</td>' in html
+    assert "<input" not in html and "<form" not in html  # a page to read and print, not a second form
+
+
+def test_section_nav_links_every_fieldset_once() -> None:
+    html = render_form(SCHEMA)
+    nav = re.search(r'<nav class="apply-toc".*?</nav>', html)
+    assert nav and nav.group(0).count("<li") == len(sections(SCHEMA))
+    for s in sections(SCHEMA):
+        assert f'<a href="#{section_anchor(s)}">' in nav.group(0)
+        assert len(re.findall(rf'<fieldset class="apply-section" id="{section_anchor(s)}">', html)) == 1
+    assert html.index('id="apply-toc"') < html.index("<fieldset")
+
+
+def test_no_js_form_states_the_settings_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BDPILOT_SECRET", "unit-secret-0123456789")
+    monkeypatch.setenv("BDPILOT_DEADLINE", "2020-11-30T17:00")
+    page = pages.form_page(None, [], "t")
+    assert '网上填报截止时间：<strong><time datetime="2020-11-30T17:00:00+08:00">2020年11月30日 17:00（北京时间）' \
+        in page
+    explicit = pages.form_page(None, [], "t", deadline=datetime(2021, 1, 2, tzinfo=campaign.TZ))
+    assert "2021年1月2日 00:00（北京时间）" in explicit

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from bdpilot import campaign as c
+from bdpilot.application import form_schema
+from bdpilot.formhtml import beijing_time, field_rules, section_anchor, sections
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -101,8 +103,7 @@ def fmt_date(d: date) -> str:
 
 
 def fmt_deadline(dt: datetime) -> str:
-    local = dt.astimezone(c.TZ)
-    return f"{fmt_date(local.date())} {local.hour}:{local.minute:02d}（北京时间）"
+    return beijing_time(dt, seconds=False)
 
 
 # --- the build --------------------------------------------------------------------------------------------------
@@ -281,3 +282,59 @@ def test_search_index_has_segmented_chinese_terms(site: Path, term: str, url: st
         if term in separator.split(f"{doc['title']} {doc['text']}")
     }
     assert url in pages, f"{term!r} is not a search token on {url}: {sorted(pages)}"
+
+
+# --- the deadline, the blank 申报书, the section list ----------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["", "requirements", "faq", "apply", "apply/draft"])
+def test_every_stated_deadline_is_marked_for_the_effective_one(site: Path, url: str) -> None:
+    """site.js replaces each <time data-deadline> with /api/campaign's deadline: a bare date would stay stale."""
+    html = page(site, url)
+    marked = re.findall(r'<time data-deadline datetime="([^"]+)">([^<]+)</time>', html)
+    assert marked, url
+    for iso, text in marked:
+        assert datetime.fromisoformat(iso) == c.DEADLINE and text == fmt_deadline(c.DEADLINE)
+    # No statement of the deadline outside the markup (the notice page quotes the notice and is not checked).
+    assert html.count(fmt_deadline(c.DEADLINE)) == len(marked)
+    assert html.count(fmt_date(c.DEADLINE.astimezone(c.TZ).date())) == html.count("data-deadline datetime")
+    assert '<script src="' in html and 'assets/site.js" defer>' in html
+
+
+def test_apply_page_states_the_deadline_and_links_the_draft(site: Path) -> None:
+    html = page(site, "apply")
+    text = "".join(article(html).text)
+    assert f"网上填报截止时间：{fmt_deadline(c.DEADLINE)}" in text
+    assert 'href="draft/"' in html
+    assert 'href="apply/draft/"' in page(site, "") and 'href="../apply/draft/"' in page(site, "requirements")
+
+
+def test_draft_page_lists_every_field_with_its_rules_and_every_attachment(site: Path) -> None:
+    html = page(site, "apply/draft")
+    text = squash("".join(article(html).text))
+    schema = form_schema()
+    for section in sections(schema):
+        assert f'<h2 id="draft-{section.key}">{section.title}</h2>' in html
+        if section.widget == "attachments":
+            for kind in section.spec["x-kinds"]:
+                assert squash(kind["title"] + ("必须上传" if kind["required"] else "选填")) in text
+        elif section.widget != "pledge":
+            for f in section.fields:
+                assert squash(f.title + "；".join(field_rules(f, section)) + f.description) in text, f.path
+    assert squash(sections(schema)[-1].fields[0].description) in text
+    # Every long text has room to write on paper: seven of up to 3,000 characters, two of up to 500.
+    texts = [f for s in sections(schema) for f in s.fields if f.widget == "textarea"]
+    assert html.count('class="bd-draft-box bd-draft-box--long"') == sum(f.spec["maxLength"] > 1000 for f in texts)
+    assert html.count('class="bd-draft-box bd-draft-box--') == len(texts) >= 9
+    assert "assets/draft.css" in html and "<h1" in html
+
+
+def test_form_lists_its_sections_linking_to_each_fieldset(site: Path) -> None:
+    html = page(site, "apply")
+    schema = form_schema()
+    nav = re.search(r'<nav class="apply-toc".*?</nav>', html, re.DOTALL)
+    assert nav, "no section list"
+    links = re.findall(r'<a href="#([^"]+)">([^<]+)</a>', nav.group(0))
+    assert links == [(section_anchor(s), s.title) for s in sections(schema)]
+    for anchor, _ in links:
+        assert re.search(rf'<fieldset class="apply-section" id="{anchor}">', html), anchor
+        assert html.count(f'id="{anchor}"') == 1, anchor
