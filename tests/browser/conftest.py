@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, Route
 
-from tests.browser.apply_support import chromium
+from tests.browser.apply_support import Watched, chromium, new_page
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +63,13 @@ def page(browser: Browser, base_url: str, trouble: Trouble) -> Iterator[Page]:
     page.on("pageerror", lambda e: trouble.console_errors.append(str(e)))
     yield page
     context.close()
+
+
+@pytest.fixture
+def watched(browser: Browser, live: Any) -> Iterator[Watched]:
+    """A page of the local run whose console errors and off-machine requests fail the test."""
+    w = new_page(browser, live)
+    yield w
+    w.context.close()
+    assert w.unexpected_errors() == [], w.errors
+    assert w.external == [], w.external

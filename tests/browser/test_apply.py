@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +31,6 @@ from tests.factories import uscc
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 KINDS = ("license", "ip")
-
-
-@pytest.fixture
-def watched(browser: Browser, live: Any) -> Iterator[Watched]:
-    w = new_page(browser, live)
-    yield w
-    w.context.close()
-    assert w.unexpected_errors() == [], w.errors
-    assert w.external == [], w.external
 
 
 def unique() -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TOKEN = "input[name=form_token]"
 WHEN = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}:\d{2}（北京时间）")
-
-
-@pytest.fixture
-def watched(browser: Browser, live: Any) -> Iterator[Watched]:
-    w = new_page(browser, live)
-    yield w
-    w.context.close()
-    assert w.unexpected_errors() == [], w.errors
-    assert w.external == [], w.external
 
 
 def token(page: Page) -> str:

@@ -3,7 +3,6 @@ README's local run (whose window, BDPILOT_DEADLINE, is not the notice's deadline
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,15 +16,6 @@ from bdpilot.formhtml import beijing_time, sections
 from tests.browser.apply_support import Watched, answers, fill, new_page, open_form
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture
-def watched(browser: Browser, live: Any) -> Iterator[Watched]:
-    w = new_page(browser, live)
-    yield w
-    w.context.close()
-    assert w.unexpected_errors() == [], w.errors
-    assert w.external == [], w.external
 
 
 def api_deadline(page: Page, live: Any) -> str:
