@@ -16,10 +16,10 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -30,6 +30,8 @@ SUBMISSIONS = "submissions/"
 EXPORTS = "exports/"
 INDEXES = {"time": "by-time", "direction": "by-direction", "recommender": "by-recommender"}
 IDEMPOTENCY_DAYS = 30
+
+T = TypeVar("T")
 
 # Lambda has a short budget: fail fast and let the client retry rather than hang.
 _CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
@@ -78,6 +80,22 @@ def upload_key(upload_id: str) -> str:
     return f"{UPLOADS}{upload_id}"
 
 
+# S3's answers for "no such object": GET says NoSuchKey, a HEAD (no error body) only its status.
+_MISSING = ("404", "NoSuchKey", "NotFound")
+
+
+def _or_none(call: Callable[[], T], missing: tuple[str, ...] = _MISSING) -> T | None:
+    """The result of an S3 read, None when the object is missing; other failures are StorageUnavailable."""
+    try:
+        return call()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in missing:
+            return None
+        raise _unavailable(exc) from exc
+    except BotoCoreError as exc:
+        raise _unavailable(exc) from exc
+
+
 def _unavailable(exc: Exception) -> StorageUnavailable:
     code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
     return StorageUnavailable(code)
@@ -123,16 +141,11 @@ class Store:
     def inspect_upload(self, upload_id: str) -> UploadInfo | None:
         """Size, type and owner of an upload, plus its first bytes; None when there is no such upload."""
         key = upload_key(upload_id)
-        try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            # A HEAD has no error body: without s3:ListBucket (the function has none, on purpose) S3 answers a
-            # missing key with a bare 403 rather than 404.
-            if exc.response.get("Error", {}).get("Code") in ("404", "403", "NoSuchKey", "NotFound"):
-                return None
-            raise _unavailable(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
+        # Without s3:ListBucket (the function has none, on purpose) S3 answers a HEAD of a missing key with a
+        # bare 403 rather than 404.
+        head = _or_none(lambda: self.s3.head_object(Bucket=self.bucket, Key=key), (*_MISSING, "403"))
+        if head is None:
+            return None
         size = int(head["ContentLength"])
         first = b""
         if size:
@@ -344,15 +357,8 @@ class Store:
 
     def record_sha256_metadata(self, reference: str) -> str | None:
         """The digest stored beside record.json as object metadata when it was written; None if absent."""
-        try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=record_key(reference))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise _unavailable(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
-        return head.get("Metadata", {}).get("sha256")
+        head = _or_none(lambda: self.s3.head_object(Bucket=self.bucket, Key=record_key(reference)))
+        return head.get("Metadata", {}).get("sha256") if head else None
 
     def attachment_sizes(self, reference: str) -> dict[str, int]:
         """The attachments stored for a submission: name (e.g. "license-1.pdf") → size in bytes."""
@@ -368,19 +374,15 @@ class Store:
 
     def read_attachment(self, reference: str, name: str, sink: Any, *, chunk: int = 1 << 20) -> int | None:
         """Stream one attachment into a binary file object, chunk by chunk; its size, or None if missing."""
-        try:
+        def stream() -> int:
             body = self.s3.get_object(Bucket=self.bucket, Key=attachment_key(reference, name))["Body"]
             size = 0
             for part in body.iter_chunks(chunk):
                 sink.write(part)
                 size += len(part)
             return size
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                return None
-            raise _unavailable(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
+
+        return _or_none(stream)
 
     def put_export(self, name: str, path: str) -> str:
         """Upload a local export file under exports/ (multipart when large); returns its key."""
@@ -399,15 +401,11 @@ class Store:
     def get_record_object(self, reference: str) -> tuple[bytes, str | None] | None:
         """record.json's bytes and the SHA-256 written beside it as metadata (from the same GET); None if
         missing."""
-        try:
+        def read() -> tuple[bytes, str | None]:
             got = self.s3.get_object(Bucket=self.bucket, Key=record_key(reference))
             return got["Body"].read(), got.get("Metadata", {}).get("sha256")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                return None
-            raise _unavailable(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
+
+        return _or_none(read)
 
 
 def _marshal(item: dict[str, Any]) -> dict[str, Any]:
