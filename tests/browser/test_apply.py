@@ -57,6 +57,13 @@ def attach(page: Page, tmp_path: Path, kind: str, name: str, size: int = 0, data
     expect(page.locator(f"#application-attachments-{kind}-files li", has_text=name)).to_be_visible(timeout=30_000)
 
 
+def ready_to_confirm(page: Page, tmp_path: Path, values: dict[str, Any]) -> None:
+    """The form filled and attached, the pledge given, and the check-your-answers step shown."""
+    complete(page, tmp_path, values)
+    page.check('[name="application.pledge"]')
+    to_review(page)
+
+
 def complete(page: Page, tmp_path: Path, values: dict[str, Any]) -> None:
     fill(page, values)
     attach(page, tmp_path, "license", "营业执照.pdf", 6 * 1024 * 1024)
@@ -223,9 +230,7 @@ def test_server_errors_are_shown_like_client_errors(watched: Watched, live: Any,
     open_form(page, live)
     values = unique()
     values["application.applicant.rd_staff"] = values["application.applicant.employees"] + 1  # a model rule
-    complete(page, tmp_path, values)
-    page.check('[name="application.pledge"]')
-    to_review(page)
+    ready_to_confirm(page, tmp_path, values)
     page.click("#apply-confirm")
     expect(page.locator("#error-summary")).to_be_focused()
     link = page.locator("#error-summary a", has_text="研发人员数不能超过职工人数")
@@ -260,9 +265,7 @@ def test_recommender_lists_open_in_turn_and_a_listed_unit_cannot_be_typed(watche
     values.update({"application.cover.recommender": campaign.OTHER_RECOMMENDER,
                    "application.cover.recommender_group": campaign.UNLISTED_RECOMMENDER,
                    "application.cover.recommender_other": "中国电子科技集团"})
-    complete(page, tmp_path, values)
-    page.check('[name="application.pledge"]')
-    to_review(page)
+    ready_to_confirm(page, tmp_path, values)
     page.click("#apply-confirm")
     expect(page.locator("#error-summary")).to_be_focused()
     message = "“中国电子科技集团有限公司”在中央企业集团列表中"
@@ -301,9 +304,7 @@ def test_double_clicks_and_retries_reuse_one_idempotency_key(watched: Watched, l
     page = watched.page
     watched.expected.append("ERR_CONNECTION_RESET")
     open_form(page, live)
-    complete(page, tmp_path, unique())
-    page.check('[name="application.pledge"]')
-    to_review(page)
+    ready_to_confirm(page, tmp_path, unique())
     keys: list[str] = []
     failures = [1]
 

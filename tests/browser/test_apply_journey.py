@@ -16,7 +16,7 @@ from bdpilot import campaign
 from bdpilot.application import form_schema
 from bdpilot.formhtml import render_record
 from tests.browser.apply_support import Watched, fill, new_page, open_form, pdf_file, upload
-from tests.browser.test_apply import complete, to_review, unique
+from tests.browser.test_apply import ready_to_confirm, unique
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -67,9 +67,7 @@ def test_a_draft_older_than_the_token_gets_a_fresh_token_keeps_answers_and_names
     # And the loop is broken: the same page goes on to a stored submission.
     values = unique()
     values.pop("application.cover.project_name")
-    complete(page, tmp_path, values)
-    page.check('[name="application.pledge"]')
-    to_review(page)
+    ready_to_confirm(page, tmp_path, values)
     body = submit_and_capture(page)
     stored = json.loads(live.store().get_record(body["reference"]))
     assert stored["application"]["cover"]["project_name"] == "八天前的草稿"
@@ -80,9 +78,7 @@ def test_a_token_refused_at_submission_is_renewed_and_uploads_asked_for_again(wa
     page = watched.page
     watched.expected.append("status of 403")
     open_form(page, live)
-    complete(page, tmp_path, unique())
-    page.check('[name="application.pledge"]')
-    to_review(page)
+    ready_to_confirm(page, tmp_path, unique())
     old = token(page)
 
     def expired(route: Route) -> None:
@@ -108,9 +104,7 @@ def test_receipt_survives_a_reload_prints_for_people_and_a_second_post_points_to
     # Amounts as people write them (item 10): thousands separators, ASCII and full-width.
     values["application.applicant.employees"] = "1，500"
     values["application.applicant.revenue"] = "356,000.50"
-    complete(page, tmp_path, values)
-    page.check('[name="application.pledge"]')
-    to_review(page)
+    ready_to_confirm(page, tmp_path, values)
     used = token(page)
     body = submit_and_capture(page)
     stored = json.loads(live.store().get_record(body["reference"]))
@@ -151,9 +145,7 @@ def test_receipt_survives_a_reload_prints_for_people_and_a_second_post_points_to
     expect(page.locator("#apply-form")).to_be_visible()
 
     # Posting again for the same USCC: the 409 points to the saved receipt.
-    complete(page, tmp_path, values)
-    page.check('[name="application.pledge"]')
-    to_review(page)
+    ready_to_confirm(page, tmp_path, values)
     page.click("#apply-confirm")
     expect(page.locator("#review-status")).to_contain_text("已提交过")
     page.click("#duplicate-receipt")
