@@ -36,11 +36,11 @@ def _cold(code: str, rounds: int) -> float:
 def cold_start(rounds: int) -> tuple[float, float]:
     env_code = "import os; os.environ.setdefault('BDPILOT_SECRET', 'x'); "
     base = _cold(env_code + "import boto3, pydantic", 1)  # warm the OS file cache for both
-    _cold(env_code + "import bdpilot.api", 1)
+    _cold(env_code + "import bdpilot.web.api", 1)
     base, handler = [], []
     for _ in range(rounds):  # interleaved, so drift in machine load hits both alike
         base.append(_cold(env_code + "import boto3, pydantic", 1))
-        handler.append(_cold(env_code + "import bdpilot.api", 1))
+        handler.append(_cold(env_code + "import bdpilot.web.api", 1))
     return statistics.median(handler), statistics.median(base)
 
 
@@ -49,8 +49,11 @@ def handler_vs_store(rounds: int) -> tuple[float, float]:
                        "AWS_DEFAULT_REGION": "us-east-1", "BDPILOT_SECRET": "bench-secret",
                        "BDPILOT_MIN_FILL_SECONDS": "0", "BDPILOT_DEADLINE": "2999-01-01T00:00"})
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    from bdpilot import api, clock, stack, submission
-    from bdpilot.local import invoke, rest_event
+    from bdpilot.domain import clock
+    from bdpilot.intake import submission
+    from bdpilot.ops import stack
+    from bdpilot.ops.local import invoke, rest_event
+    from bdpilot.web import api
 
     with mock_aws():
         out = stack.create_stack(boto3.Session(), stack_name="bench")
@@ -103,7 +106,7 @@ def handler_vs_store(rounds: int) -> tuple[float, float]:
 
 
 def validation(rounds: int) -> float:
-    from bdpilot.application import Application
+    from bdpilot.domain.application import Application
 
     data = application(attachments=attachments("a" * 32, "b" * 32))
     Application.model_validate(data)

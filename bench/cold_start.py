@@ -1,8 +1,8 @@
 """Cold start (issue 15): a fresh process's time to its first answers, as a ratio to the work it cannot avoid.
 
-handler  : a fresh interpreter with Lambda's environment imports bdpilot.api (which checks the settings and reads
+handler  : a fresh interpreter with Lambda's environment imports bdpilot.web.api (which checks the settings and reads
            the form-token secret from SSM while the container starts), then answers GET /api/campaign and
-           POST /api/uploads through bdpilot.api.handler — what a visitor's first form load and upload cost;
+           POST /api/uploads through bdpilot.web.api.handler — what a visitor's first form load and upload cost;
 baseline : a fresh interpreter runs `import boto3, pydantic` and the bare AWS calls those answers make: the
            SecureString read (ssm get_parameter with decryption), the form-token check (dynamodb get_item) and
            the presigned POST (s3 generate_presigned_post, no request), with the same client settings.
@@ -33,7 +33,7 @@ HANDLER = r"""
 import time
 t0 = time.perf_counter()
 import json
-import bdpilot.api
+import bdpilot.web.api
 t1 = time.perf_counter()
 
 class Context:
@@ -52,11 +52,11 @@ def event(method, path, body=None):
                                "requestId": "bench", "identity": {"sourceIp": "127.0.0.1"},
                                "accountId": "123456789012", "apiId": "bench"}}
 
-campaign = bdpilot.api.handler(event("GET", "/api/campaign"), Context())
+campaign = bdpilot.web.api.handler(event("GET", "/api/campaign"), Context())
 assert campaign["statusCode"] == 200, campaign
 t2 = time.perf_counter()
 token = json.loads(campaign["body"])["form_token"]
-upload = bdpilot.api.handler(event("POST", "/api/uploads", json.dumps(
+upload = bdpilot.web.api.handler(event("POST", "/api/uploads", json.dumps(
     {"form_token": token, "filename": "a.pdf", "size": 1000})), Context())
 assert upload["statusCode"] == 201, upload
 t3 = time.perf_counter()
@@ -108,7 +108,7 @@ def main() -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from bdpilot import stack
+    from bdpilot.ops import stack
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -52,9 +52,10 @@ def _item(values: dict[str, str | int]) -> dict[str, Any]:
 
 
 def seed(table: str, bucket: str, count: int) -> None:
-    """`count` stored submissions laid out exactly as bdpilot.submission writes them (record.json + SUB# item)."""
-    from bdpilot import campaign, reference, store
-    from bdpilot.submission import canonical, digest
+    """`count` stored submissions laid out exactly as intake.submission writes them (record.json + SUB# item)."""
+    from bdpilot import store
+    from bdpilot.domain import campaign, reference
+    from bdpilot.intake.submission import canonical, digest
 
     s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
     start = campaign.DEADLINE - timedelta(days=10)
@@ -96,7 +97,7 @@ def bare_reads(store: Any) -> int:
 
 def bare_reads_ahead(store: Any, workers: int = WORKERS) -> int:
     """The same reads, fetched the way the export fetches them (read-ahead in threads)."""
-    from bdpilot import export
+    from bdpilot.ops import export
 
     n = 0
     for _, _, data in export.prefetch(store, store.query("time"), workers):
@@ -106,7 +107,7 @@ def bare_reads_ahead(store: Any, workers: int = WORKERS) -> int:
 
 
 def run_export(store: Any, out: Path, *, as_zip: bool) -> int:
-    from bdpilot import export
+    from bdpilot.ops import export
 
     dest = out / ("e.zip" if as_zip else "e")
     report = export.export(store, export.Filters(), dest, as_zip=as_zip, attachments=False, workers=WORKERS)
@@ -139,7 +140,7 @@ def peak_above_start(fn: Callable[[], Any]) -> int:
 def storage(in_process: bool, size: int) -> Iterator[Any]:
     """A Store on a fresh stack: in this process (mock_aws), or in a moto server of its own, so that the
     storage's own allocations and CPU are not the export's (as with AWS, where storage is remote)."""
-    from bdpilot import stack
+    from bdpilot.ops import stack
     from bdpilot.store import Store
 
     if in_process:

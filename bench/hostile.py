@@ -29,7 +29,7 @@ from tests.reliability.hostile_corpus import FORM, MAX_ANSWER_BYTES, Case, corpu
 
 
 def _timed(event: dict[str, Any]) -> tuple[dict[str, Any], float]:
-    from bdpilot.local import invoke
+    from bdpilot.ops.local import invoke
 
     start = time.perf_counter()
     result = invoke(event)
@@ -46,8 +46,11 @@ def measure(rounds: int) -> tuple[dict[str, list[float]], dict[str, int], dict[s
                        "AWS_DEFAULT_REGION": "us-east-1", "BDPILOT_SECRET": "bench-secret",
                        "BDPILOT_MIN_FILL_SECONDS": "0", "BDPILOT_DEADLINE": "2999-01-01T00:00"})
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    from bdpilot import api, clock, stack, submission
-    from bdpilot.local import invoke, rest_event
+    from bdpilot.domain import clock
+    from bdpilot.intake import submission
+    from bdpilot.ops import stack
+    from bdpilot.ops.local import invoke, rest_event
+    from bdpilot.web import api
 
     times: dict[str, list[float]] = defaultdict(list)
     sizes: dict[str, int] = {}

@@ -6,7 +6,7 @@
     (default 50), whose writes (and only they) are replayed once, then folded into the state. moto's
     TransactWriteItems deep-copies the whole table, so each replayed commit costs more the more is stored.
 
-Seeding: the product's own submission code (bdpilot.submission.submit) against the run's storage, after the two
+Seeding: the product's own submission code (bdpilot.intake.submission.submit) against the run's storage, after the two
 PDFs are put into uploads/ as the browser's presigned POST puts them: the same storage writes as a post through
 the API (its HTTP layer adds none), recorded by the run like any other. Sequential, as the run serializes calls.
 
@@ -35,8 +35,10 @@ SITE = Path(__file__).resolve().parent.parent / "site"
 
 
 def seed(run: LiveRun, first: int, count: int) -> None:
-    """`count` submissions stored through bdpilot.submission, as the handler stores them."""
-    from bdpilot import campaign, clock, settings, submission, tokens
+    """`count` submissions stored through bdpilot.intake.submission, as the handler stores them."""
+    from bdpilot import settings
+    from bdpilot.domain import campaign, clock, tokens
+    from bdpilot.intake import submission
 
     store = run.store()
     cfg = settings.Settings(table=store.table, bucket=store.bucket, secret=(run.data_dir / "secret").read_bytes(),

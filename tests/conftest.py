@@ -14,8 +14,9 @@ import pytest
 import requests
 from moto import mock_aws
 
-from bdpilot import api, campaign, clock
-from bdpilot.local import invoke, rest_event
+from bdpilot.domain import campaign, clock
+from bdpilot.ops.local import invoke, rest_event
+from bdpilot.web import api
 from tests import s3post
 from tests.factories import PDF, application, attachments, idempotency_key
 from tests.live import LiveRun, build_site, start_live, stop_live
@@ -73,7 +74,7 @@ def aws_env(monkeypatch) -> None:
 @pytest.fixture
 def aws(aws_env, monkeypatch) -> Iterator[Aws]:
     """Buckets and tables created the way production creates them: by the CloudFormation stack."""
-    from bdpilot import stack
+    from bdpilot.ops import stack
 
     with mock_aws():
         outputs = stack.create_stack(boto3.Session(), stack_name="bdpilot-test")

@@ -89,7 +89,7 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 def uscc(seed: int) -> str:
     """A valid 统一社会信用代码 for a number, so seeded applicants never collide."""
-    from bdpilot.formats import USCC_ALPHABET, uscc_check_char
+    from bdpilot.domain.formats import USCC_ALPHABET, uscc_check_char
 
     body, n = "", seed
     for _ in range(9):

@@ -57,7 +57,7 @@ def start_live(site_dir: Path, data_dir: Path, **env: str) -> LiveRun:
     log = data_dir / "serve.log"
     with log.open("ab") as sink:  # everything the run prints, for tests that read its logs
         process = subprocess.Popen(
-            [sys.executable, "-m", "bdpilot.cli", "serve", "--port", "0", "--site", str(site_dir),
+            [sys.executable, "-m", "bdpilot.ops.cli", "serve", "--port", "0", "--site", str(site_dir),
              "--data", str(data_dir)],
             env=environment, stdout=sink, stderr=subprocess.STDOUT,
         )

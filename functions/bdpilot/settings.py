@@ -1,6 +1,6 @@
 """Deployment settings, read from the environment so the same code runs on AWS, locally and in tests.
 
-On AWS the function checks them once, when its container starts (bdpilot.api calls `load()` at import): a wrong
+On AWS the function checks them once, when its container starts (bdpilot.web.api calls `load()` at import): a wrong
 value fails the start with a message naming the setting, instead of turning every request into a 500. After that
 `load()` is a handful of dictionary reads and a cache hit per request; a changed environment (tests, the local
 run) is read again and checked again.
@@ -18,13 +18,13 @@ from datetime import datetime
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
-from bdpilot import campaign
+from bdpilot.domain import application, campaign
 
 if TYPE_CHECKING:
     import boto3
 
 MAX_BODY_BYTES = 256 * 1024
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_BYTES = application.MAX_UPLOAD_BYTES  # what S3 is told to enforce
 UPLOAD_EXPIRES_SECONDS = 15 * 60
 TOKEN_MAX_AGE_SECONDS = 7 * 24 * 3600
 # What the template's AppSecret parameter used to enforce (MinLength 16), now checked where the secret is read.

@@ -1,11 +1,11 @@
 """MkDocs hook: put the 申报书 form, generated from the models' JSON Schema, on the 在线申报 page.
 
 The page's Markdown holds a placeholder ``<div data-apply-form></div>`` on a line of its own; after Markdown is
-rendered the placeholder becomes the form (``bdpilot.formhtml.render_form``) followed by the schema itself as a
+rendered the placeholder becomes the form (``bdpilot.web.formhtml.render_form``) followed by the schema itself as a
 JSON blob that ``docs/assets/apply.js`` validates against. No field is written by hand in a page or script.
 
 The 离线起草 page (``apply/draft.md``) holds ``<div data-draft-form></div>`` instead: it becomes the blank 申报书
-(``bdpilot.formhtml.render_blank``), every section, field, limit and attachment kind from the same schema.
+(``bdpilot.web.formhtml.render_blank``), every section, field, limit and attachment kind from the same schema.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
-from bdpilot.application import form_schema
-from bdpilot.formhtml import render_blank, render_form, schema_script
+from bdpilot.domain.application import form_schema
+from bdpilot.web.formhtml import render_blank, render_form, schema_script
 
 PLACEHOLDER = "<div data-apply-form></div>"
 DRAFT_PLACEHOLDER = "<div data-draft-form></div>"

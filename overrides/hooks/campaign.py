@@ -1,6 +1,6 @@
-"""MkDocs hook: render the campaign facts from ``bdpilot.campaign`` into the pages.
+"""MkDocs hook: render the campaign facts from ``bdpilot.domain.campaign`` into the pages.
 
-Why: directions, 推荐单位 and quotas, dates and contacts are stated once, in ``bdpilot.campaign``. Pages refer to
+Why: directions, 推荐单位 and quotas, dates and contacts are stated once, in ``bdpilot.domain.campaign``. Pages refer to
 them with shortcodes instead of repeating them by hand, so the site cannot drift from the form and the rules.
 
 A shortcode is an HTML comment, so a raw Markdown preview stays clean::
@@ -27,8 +27,8 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
-from bdpilot import campaign as c
-from bdpilot.formhtml import beijing_time
+from bdpilot.domain import campaign as c
+from bdpilot.web.formhtml import beijing_time
 
 SHORTCODE = re.compile(r"<!--\s*bd:([a-z-]+)(?:\s+([^\s>]+))?\s*-->")
 # Authors' notes (any other comment on lines of its own) stay in the source, not in the published HTML.

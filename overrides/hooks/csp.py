@@ -23,7 +23,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.pages import Page
 
-from bdpilot import stack
+from bdpilot.ops import stack
 
 log = logging.getLogger("mkdocs.hooks.csp")
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from bdpilot.formhtml import flatten
+from bdpilot.web.formhtml import flatten
 from tests.factories import PDF, application
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
-from bdpilot import campaign
-from bdpilot.application import form_schema
-from bdpilot.formhtml import render_record
+from bdpilot.domain import campaign
+from bdpilot.domain.application import form_schema
+from bdpilot.web.formhtml import render_record
 from tests.browser.apply_support import Watched, fill, new_page, open_form, pdf_file, upload
 from tests.browser.test_apply import ready_to_confirm, unique
 

@@ -14,8 +14,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-from bdpilot import campaign
-from bdpilot.formhtml import flatten
+from bdpilot.domain import campaign
+from bdpilot.web.formhtml import flatten
 from tests.browser.apply_support import Watched, answers, fill, new_page, pdf_file
 from tests.factories import uscc
 

@@ -10,9 +10,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-from bdpilot import campaign
-from bdpilot.application import form_schema
-from bdpilot.formhtml import beijing_time, sections
+from bdpilot.domain import campaign
+from bdpilot.domain.application import form_schema
+from bdpilot.web.formhtml import beijing_time, sections
 from tests.browser.apply_support import Watched, answers, fill, new_page, open_form
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

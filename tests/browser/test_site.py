@@ -10,7 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from bdpilot import campaign as c
+from bdpilot.domain import campaign as c
 
 if TYPE_CHECKING:  # a fixture's type only: conftest is pytest's to import
     from tests.browser.conftest import Trouble

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bdpilot import stack
+from bdpilot.ops import stack
 
 
 @pytest.fixture

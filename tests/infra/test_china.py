@@ -13,7 +13,7 @@ import pytest
 import yaml
 from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
 
-from bdpilot import stack
+from bdpilot.ops import stack
 from tests.infra.cfn_eval import Stack
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from mkdocs.exceptions import PluginError
 
-from bdpilot import stack
+from bdpilot.ops import stack
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNABLE_TYPES = {"", "text/javascript", "application/javascript", "module"}

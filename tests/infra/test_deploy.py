@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bdpilot import deploy
+from bdpilot.ops import deploy
 
 MAX_ZIP_BYTES = 10 * 1024 * 1024
 
@@ -23,7 +23,7 @@ def test_package_holds_the_handler_and_its_dependencies_but_not_boto3(tmp_path: 
     assert archive.is_file()
     assert archive.stat().st_size <= MAX_ZIP_BYTES
     names = set(zipfile.ZipFile(archive).namelist())
-    assert {"bdpilot/__init__.py", "bdpilot/api.py", "bdpilot/store.py"} <= names
+    assert {"bdpilot/__init__.py", "bdpilot/web/api.py", "bdpilot/store/__init__.py"} <= names
     top = {name.split("/")[0] for name in names}
     assert {"aws_lambda_powertools", "pydantic", "pydantic_core"} <= top
     assert not {"boto3", "botocore", "s3transfer", "bin"} & top

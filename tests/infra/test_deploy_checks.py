@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from bdpilot import campaign, deploy, deploy_checks, deploy_package
+from bdpilot.domain import campaign
+from bdpilot.ops import deploy
+from bdpilot.ops.deploy import checks, package
 
 
 def change(logical_id: str, action: str, replacement: str | None = None,
@@ -27,7 +29,7 @@ def test_replacing_or_removing_a_data_resource_is_dangerous_and_named() -> None:
         change("SubmissionsBucket", "Modify", "Conditional", "AWS::S3::Bucket"),
         change("DataKey", "Remove", resource_type="AWS::KMS::Key"),
     ]
-    found = deploy_checks.dangerous_changes(changes)
+    found = checks.dangerous_changes(changes)
     assert len(found) == 3
     assert found[0].startswith("SubmissionsTable (AWS::DynamoDB::Table)") and "Replacement: True" in found[0]
     assert found[1].startswith("SubmissionsBucket") and "Conditional" in found[1]
@@ -42,15 +44,15 @@ def test_ordinary_changes_pass() -> None:
         change("SiteBucket", "Remove", resource_type="AWS::S3::Bucket"),
         change("NewAlarm", "Add", resource_type="AWS::CloudWatch::Alarm"),
     ]
-    assert deploy_checks.dangerous_changes(changes) == []
+    assert checks.dangerous_changes(changes) == []
 
 
 def test_the_protected_resources_are_the_templates_data(resources: dict[str, Any]) -> None:
     """A renamed data resource would silently fall out of the protection."""
-    types = {name: resources[name]["Type"] for name in deploy_checks.PROTECTED}
+    types = {name: resources[name]["Type"] for name in checks.PROTECTED}
     assert types == {"SubmissionsTable": "AWS::DynamoDB::Table", "SubmissionsBucket": "AWS::S3::Bucket",
                      "DataKey": "AWS::KMS::Key"}
-    assert deploy.PROTECTED == deploy_checks.PROTECTED
+    assert deploy.PROTECTED == checks.PROTECTED
 
 
 def test_the_stack_policy_deploy_applies_forbids_replacing_or_deleting_the_data() -> None:
@@ -62,7 +64,7 @@ def test_the_stack_policy_deploy_applies_forbids_replacing_or_deleting_the_data(
               and {"Update:Replace", "Update:Delete"} <= set(s["Action"] if isinstance(s["Action"], list)
                                                                 else [s["Action"]])
               for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
-    assert set(deploy_checks.PROTECTED) <= denied
+    assert set(checks.PROTECTED) <= denied
     # Without an Allow, a stack policy denies every update.
     assert any(s["Effect"] == "Allow" and s["Action"] in ("Update:*", ["Update:*"]) for s in statements)
 
@@ -87,36 +89,36 @@ def _platform(options: list[str]) -> tuple[str, str]:
 
 def test_the_bundle_follows_the_templates_architecture_and_runtime(template: dict[str, Any]) -> None:
     function = template["Resources"]["Function"]["Properties"]
-    platform, version = _platform(deploy_package.lambda_platform(template))
-    assert platform == deploy_package.WHEEL_PLATFORMS[function.get("Architectures", ["x86_64"])[0]]
+    platform, version = _platform(package.lambda_platform(template))
+    assert platform == package.WHEEL_PLATFORMS[function.get("Architectures", ["x86_64"])[0]]
     assert version == function["Runtime"].removeprefix("python")
 
-    arm = deploy_package.lambda_platform(_with_function(template, Architectures=["arm64"], Runtime="python3.12"))
+    arm = package.lambda_platform(_with_function(template, Architectures=["arm64"], Runtime="python3.12"))
     assert _platform(arm) == ("manylinux2014_aarch64", "3.12")
     assert "--only-binary=:all:" in arm and arm[arm.index("--implementation") + 1] == "cp"
-    intel = deploy_package.lambda_platform(_with_function(template, Architectures=["x86_64"], Runtime="python3.13"))
+    intel = package.lambda_platform(_with_function(template, Architectures=["x86_64"], Runtime="python3.13"))
     assert _platform(intel) == ("manylinux2014_x86_64", "3.13")
     # Lambda's default architecture when the template names none.
-    assert _platform(deploy_package.lambda_platform(_with_function(template, Architectures=None)))[0] == \
+    assert _platform(package.lambda_platform(_with_function(template, Architectures=None)))[0] == \
         "manylinux2014_x86_64"
 
 
 @pytest.mark.parametrize("props", [{"Architectures": ["arm64", "x86_64"]}, {"Architectures": ["riscv"]},
                                    {"Runtime": "nodejs20.x"}, {"Runtime": {"Ref": "Runtime"}}])
 def test_a_function_the_packager_cannot_target_is_refused(template: dict[str, Any], props: dict[str, Any]) -> None:
-    with pytest.raises(deploy_package.PackageError):
-        deploy_package.lambda_platform(_with_function(template, **props))
+    with pytest.raises(package.PackageError):
+        package.lambda_platform(_with_function(template, **props))
 
 
 # ---------------------------------------------------------------- the deadline
 
 
 def test_the_deadline_is_read_as_the_function_reads_it() -> None:
-    assert deploy_checks.parse_deadline("2020-12-01T17:00") == datetime(2020, 12, 1, 17, 0, tzinfo=campaign.TZ)
-    with_offset = deploy_checks.parse_deadline("2020-12-01T09:00+00:00")
+    assert checks.parse_deadline("2020-12-01T17:00") == datetime(2020, 12, 1, 17, 0, tzinfo=campaign.TZ)
+    with_offset = checks.parse_deadline("2020-12-01T09:00+00:00")
     assert with_offset.utcoffset() == timedelta(0) and with_offset == datetime(2020, 12, 1, 17, 0, tzinfo=campaign.TZ)
-    with pytest.raises(deploy_checks.DeployError) as refused:
-        deploy_checks.parse_deadline("2020-12-01 5pm")
+    with pytest.raises(checks.DeployError) as refused:
+        checks.parse_deadline("2020-12-01 5pm")
     assert "ISO 8601" in str(refused.value) and "不是" in str(refused.value)
 
 
@@ -128,18 +130,18 @@ def test_deploy_treats_as_china_exactly_the_regions_the_template_does(template: 
     """Directory keys, the certificate rules and the missing edge stack follow the template's IsChina."""
     condition = template["Conditions"]["IsChina"]["Fn::Or"]
     regions = {clause["Fn::Equals"][1] for clause in condition if clause["Fn::Equals"][0] == {"Ref": "AWS::Region"}}
-    assert regions == deploy_checks.CHINA_REGIONS
-    assert all(deploy_checks.in_china(r) for r in regions)
-    assert not any(deploy_checks.in_china(r) for r in ("us-east-1", "ap-east-1", "ap-northeast-1", None))
+    assert regions == checks.CHINA_REGIONS
+    assert all(checks.in_china(r) for r in regions)
+    assert not any(checks.in_china(r) for r in ("us-east-1", "ap-east-1", "ap-northeast-1", None))
 
 
 def test_quiet_alarm_minutes_follow_the_templates_bounds(template: dict[str, Any]) -> None:
     parameter = template["Parameters"]["QuietHoursAlarmMinutes"]
     low, high = int(parameter["MinValue"]), int(parameter["MaxValue"])
     assert (low, high) == (0, 1440)  # a day: CloudWatch's limit for Period x EvaluationPeriods at one minute
-    assert deploy_checks.check_quiet_alarm_minutes(str(high), parameter) == high
-    assert deploy_checks.check_quiet_alarm_minutes("0", parameter) == 0
+    assert checks.check_quiet_alarm_minutes(str(high), parameter) == high
+    assert checks.check_quiet_alarm_minutes("0", parameter) == 0
     for bad in (str(high + 1), "-1", "60.0", "60m", " 60"):
-        with pytest.raises(deploy_checks.DeployError):
-            deploy_checks.check_quiet_alarm_minutes(bad, parameter)
+        with pytest.raises(checks.DeployError):
+            checks.check_quiet_alarm_minutes(bad, parameter)
 

@@ -39,7 +39,8 @@ from moto.cloudformation.parsing import get_model_map
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam import models as iam_models
 
-from bdpilot import deploy, deploy_checks, deploy_package, stack
+from bdpilot.ops import deploy, stack
+from bdpilot.ops.deploy import checks, package
 
 REGION = "us-east-1"
 STAGE = "prod"
@@ -133,7 +134,7 @@ class AwsBehaviour:
                 resource.setdefault("Replacement", self.replacements.get(resource["LogicalResourceId"], "False"))
 
     def _report_certificates(self, parsed: dict[str, Any], **_: Any) -> None:
-        partition = "aws-cn" if deploy_checks.in_china(self.region) else "aws"
+        partition = "aws-cn" if checks.in_china(self.region) else "aws"
         bodies = {c.cert_name: c.cert_body
                   for c in iam_models.iam_backends[DEFAULT_ACCOUNT_ID][partition].certificates.values()}
         for metadata in parsed.get("ServerCertificateMetadataList", []):
@@ -208,11 +209,11 @@ class Harness:
 
 def _fake_package(harness: Harness) -> Callable[[Path, dict[str, Any]], Path]:
     def build(out_dir: Path, template: dict[str, Any]) -> Path:
-        options = deploy_package.lambda_platform(template)  # the template deployed is the one packaged for
+        options = package.lambda_platform(template)  # the template deployed is the one packaged for
         harness.platforms.append(options[options.index("--platform") + 1])
         harness.packaged += 1
         out_dir.mkdir(parents=True, exist_ok=True)
-        archive = out_dir / deploy_package.ZIP_NAME
+        archive = out_dir / package.ZIP_NAME
         archive.write_bytes(harness.zip_bytes())
         return archive
     return build
@@ -272,7 +273,7 @@ def _harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.Cap
         monkeypatch.setattr(deploy, "STACK_POLICY", policy)
         monkeypatch.setattr(deploy, "build_package", _fake_package(harness))
         monkeypatch.setattr(deploy, "build_site", _fake_site)
-        if not deploy_checks.in_china(region):  # China: the real one, which must not reach us-east-1
+        if not checks.in_china(region):  # China: the real one, which must not reach us-east-1
 
             def fake_edge(session: Any, stage: str, region: str, alarm_email: str) -> str:
                 harness.edge_calls.append((stage, region, alarm_email))
@@ -322,7 +323,7 @@ def _sha256_b64(data: bytes) -> str:
 
 def _tag(harness: Harness, bucket: str, key: str) -> str | None:
     tags = harness.client("s3").get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
-    return {t["Key"]: t["Value"] for t in tags}.get(deploy_package.ARTIFACT_TAG)
+    return {t["Key"]: t["Value"] for t in tags}.get(package.ARTIFACT_TAG)
 
 
 def _expires(rules: list[dict[str, Any]], key: str, tag: str | None) -> bool:
@@ -334,7 +335,7 @@ def _expires(rules: list[dict[str, Any]], key: str, tag: str | None) -> bool:
         conditions = selector.get("And", selector)
         prefix_ok = key.startswith(conditions.get("Prefix", ""))
         wanted = conditions.get("Tags", [conditions["Tag"]] if "Tag" in conditions else [])
-        if prefix_ok and all(t["Value"] == tag and t["Key"] == deploy_package.ARTIFACT_TAG for t in wanted):
+        if prefix_ok and all(t["Value"] == tag and t["Key"] == package.ARTIFACT_TAG for t in wanted):
             return True
     return False
 
@@ -351,7 +352,7 @@ def test_first_deploy_creates_the_stack_with_the_zip_the_policy_and_the_site(aws
     assert function["CodeSha256"] == _sha256_b64(aws.zip_bytes())
     # Packaged for the architecture the deployed template declares (moto's Lambda ignores Architectures).
     architecture = stack.load_template()["Resources"]["Function"]["Properties"].get("Architectures", ["x86_64"])
-    assert aws.platforms == [deploy_package.WHEEL_PLATFORMS[architecture[0]]]
+    assert aws.platforms == [package.WHEEL_PLATFORMS[architecture[0]]]
     assert json.loads(aws.client("cloudformation").get_stack_policy(StackName=STACK)["StackPolicyBody"]) == POLICY
     # Set after the create (a stack policy guards updates; there is nothing to guard before the stack exists).
     assert aws.aws.calls.index("SetStackPolicy") > aws.aws.calls.index("ExecuteChangeSet")
@@ -382,10 +383,10 @@ def test_the_live_zip_never_expires_and_the_old_lifecycle_is_replaced(aws: Harne
     assert first != second
 
     rules = s3.get_bucket_lifecycle_configuration(Bucket=artifacts)["Rules"]
-    assert _tag(aws, artifacts, second) == deploy_package.LIVE
+    assert _tag(aws, artifacts, second) == package.LIVE
     assert not _expires(rules, second, _tag(aws, artifacts, second)), "the zip the stack uses would expire"
-    assert _tag(aws, artifacts, first) == deploy_package.SUPERSEDED
-    assert _expires(rules, first, deploy_package.SUPERSEDED), "superseded builds should not pile up forever"
+    assert _tag(aws, artifacts, first) == package.SUPERSEDED
+    assert _expires(rules, first, package.SUPERSEDED), "superseded builds should not pile up forever"
     templates = [o["Key"] for o in s3.list_objects_v2(Bucket=artifacts, Prefix=f"{STAGE}/template/")["Contents"]]
     assert templates and all(_expires(rules, k, _tag(aws, artifacts, k)) for k in templates)
 
@@ -556,7 +557,7 @@ def test_a_change_set_that_would_replace_or_remove_the_data_is_refused(
     zips = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=artifacts, Prefix=f"{STAGE}/function/")
             ["Contents"]]
     assert {k: _tag(aws, artifacts, k) for k in zips} == {
-        k: deploy_package.LIVE if k == live else deploy_package.SUPERSEDED for k in zips}
+        k: package.LIVE if k == live else package.SUPERSEDED for k in zips}
 
 
 # ---------------------------------------------------------------- a rolled-back first deploy
@@ -622,7 +623,7 @@ def test_names_kept_by_an_earlier_stack_are_reported_before_anything_is_created(
     names = {"Stage": STAGE, "AWS::AccountId": DEFAULT_ACCOUNT_ID, "AWS::Region": REGION, "AWS::Partition": "aws"}
     fixed = [(logical_id, resource["Type"], name) for logical_id, resource in stack.load_template()["Resources"].items()
              if resource["Type"] in ("AWS::S3::Bucket", "AWS::Logs::LogGroup")
-             and (name := deploy_checks.resolve_name(resource.get("Properties", {}).get(
+             and (name := checks.resolve_name(resource.get("Properties", {}).get(
                  "BucketName" if resource["Type"] == "AWS::S3::Bucket" else "LogGroupName"), names))]
     if not fixed:
         pytest.skip("the template fixes no bucket or log group name, so nothing can be left in the way")

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from bdpilot import api, deploy, settings, stack
+from bdpilot import settings
+from bdpilot.ops import deploy, stack
 from bdpilot.store import Store
+from bdpilot.web import api
 from tests.infra.cfn_eval import Stack
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
-from bdpilot import stack
+from bdpilot.ops import stack
 
 T = TypeVar("T")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -173,8 +173,8 @@ def test_a_submission_goes_through_end_to_end_with_only_the_function_policy(
     created: Stack, monkeypatch: pytest.MonkeyPatch, now: Any
 ) -> None:
     """The real handler, its boto3 clients holding the function user's keys, IAM enforced on every call."""
-    from bdpilot import api
-    from bdpilot.local import invoke, rest_event
+    from bdpilot.ops.local import invoke, rest_event
+    from bdpilot.web import api
     from tests.factories import application, attachments, idempotency_key
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", created.function_keys["aws_access_key_id"])

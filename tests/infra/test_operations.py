@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bdpilot import stack
+from bdpilot.ops import stack
 from tests.infra.cfn_eval import Stack
 
 ROOT = Path(__file__).resolve().parents[2]

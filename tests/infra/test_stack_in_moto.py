@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from bdpilot import stack
+from bdpilot.ops import stack
 
 REQUIRED_OUTPUTS = {"TableName", "SubmissionsBucketName", "SiteBucketName", "AdminPolicyArn", "FunctionRoleArn"}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bdpilot import api
+from bdpilot.web import api
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,7 +103,7 @@ def test_table_shape_recovery_and_encryption(resources: dict[str, Any]) -> None:
 
 def test_function_configuration(resources: dict[str, Any], template: dict[str, Any]) -> None:
     props = resources["Function"]["Properties"]
-    assert props["Runtime"] == "python3.12" and props["Handler"] == "bdpilot.api.handler"
+    assert props["Runtime"] == "python3.12" and props["Handler"] == "bdpilot.web.api.handler"
     assert set(props["Environment"]["Variables"]) == {"BDPILOT_TABLE", "BDPILOT_BUCKET", "BDPILOT_SECRET_PARAMETER",
                                                       "BDPILOT_DEADLINE", "BDPILOT_STAGE", "BDPILOT_SITE_URL",
                                                       "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}

@@ -22,7 +22,9 @@ import openpyxl
 import pytest
 import requests
 
-from bdpilot import admin, campaign, export, store
+from bdpilot import store
+from bdpilot.domain import campaign
+from bdpilot.ops import admin, export
 from tests.conftest import Applicant
 from tests.factories import PDF, attachments, uscc
 from tests.live import submit_over_http
@@ -277,7 +279,7 @@ def test_unknown_and_malformed_references(seeded):
 
 
 def _valid_unused(taken: list[str]) -> str:
-    from bdpilot.reference import reference_for
+    from bdpilot.domain.reference import reference_for
 
     for n in range(100):
         candidate = reference_for(b"unused", str(n))
@@ -289,7 +291,7 @@ def _valid_unused(taken: list[str]) -> str:
 # ---------------------------------------------------------------------------------------------- export
 
 
-# Stated here apart from bdpilot.export, so a test can catch the export getting the rule wrong.
+# Stated here apart from bdpilot.ops.export, so a test can catch the export getting the rule wrong.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠", "﹦", "﹢", "﹣", "﹫", "−")
 
 
@@ -553,7 +555,7 @@ def test_local_without_a_running_local_run(tmp_path, monkeypatch):
 
 def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BDPILOT_", "MOTO_"))}
-    return subprocess.run([sys.executable, "-m", "bdpilot.cli", "admin", *argv], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "bdpilot.ops.cli", "admin", *argv], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=120)
 
 
@@ -577,7 +579,7 @@ def test_admin_against_the_local_run(live, tmp_path):
         assert archive.read(f"{ref}/license-1.pdf") == PDF
 
     env_dir = {"BDPILOT_LOCAL_DIR": str(live.data_dir)}
-    got = subprocess.run([sys.executable, "-m", "bdpilot.cli", "admin", "--local", "download", ref],
+    got = subprocess.run([sys.executable, "-m", "bdpilot.ops.cli", "admin", "--local", "download", ref],
                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
                          env={**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BDPILOT_"))},
                               **env_dir})

@@ -17,7 +17,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from bdpilot import admin, export
+from bdpilot.ops import admin, export
 from tests.conftest import Applicant
 from tests.factories import attachments, uscc
 from tests.integration.test_admin import api_calls, run  # noqa: F401  (api_calls is a fixture)

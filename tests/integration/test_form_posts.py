@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bdpilot import formdata
-from bdpilot.formhtml import flatten
-from bdpilot.local import invoke, rest_event
+from bdpilot.ops.local import invoke, rest_event
+from bdpilot.web import formdata
+from bdpilot.web.formhtml import flatten
 from tests.conftest import call
 from tests.factories import application, attachments
 
@@ -230,7 +230,7 @@ def test_upload_first_advice_is_at_the_top_of_the_form_page(applicant):
 
 
 def test_the_receipt_says_what_the_notice_says_of_the_paper_copy(applicant):
-    from bdpilot import pages
+    from bdpilot.web import pages
 
     applicant.now.advance(minutes=5)
     app = application(attachments=attachments(applicant.upload(), applicant.upload()))

@@ -52,8 +52,9 @@ def test_submissions_survive_a_restart(built_site, tmp_path):
 def _admin_list(run: LiveRun) -> str:
     """What `bdpilot admin --local list` prints for this run, as an administrator would see it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BDPILOT_"))}
-    done = subprocess.run([sys.executable, "-m", "bdpilot.cli", "admin", "--local", "--local-dir", str(run.data_dir),
-                           "list", "--format", "json"], capture_output=True, text=True, env=env, check=True)
+    done = subprocess.run([sys.executable, "-m", "bdpilot.ops.cli", "admin", "--local", "--local-dir",
+                           str(run.data_dir), "list", "--format", "json"],
+                          capture_output=True, text=True, env=env, check=True)
     return done.stdout
 
 

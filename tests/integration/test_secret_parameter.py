@@ -13,7 +13,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bdpilot import settings, stack, tokens
+from bdpilot import settings
+from bdpilot.domain import tokens
+from bdpilot.ops import stack
 from tests.conftest import call
 from tests.infra.test_least_privilege import denied, enforced, policy_document, user_with
 

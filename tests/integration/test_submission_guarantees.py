@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from bdpilot import reference, store
+from bdpilot import store
+from bdpilot.domain import reference
 from tests.conftest import Applicant, call
 from tests.factories import PDF, VALID_USCC, attachments, idempotency_key
 

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from bdpilot import campaign, store
-from bdpilot.reference import is_valid
+from bdpilot import store
+from bdpilot.domain import campaign
+from bdpilot.domain.reference import is_valid
 from tests.conftest import call
 from tests.factories import PDF, VALID_USCC, attachments, idempotency_key
 

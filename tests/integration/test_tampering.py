@@ -19,8 +19,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bdpilot import admin, store
-from bdpilot.submission import canonical, digest
+from bdpilot import store
+from bdpilot.intake.submission import canonical, digest
+from bdpilot.ops import admin
 from tests.conftest import Applicant
 from tests.factories import PDF, attachments, uscc
 from tests.integration.test_admin import run

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from bdpilot.application import form_schema
-from bdpilot.formhtml import flatten
-from bdpilot.local import rest_event
+from bdpilot.domain.application import form_schema
+from bdpilot.ops.local import rest_event
+from bdpilot.web.formhtml import flatten
 from tests.factories import application, attachments, idempotency_key
 
 MAX_ANSWER_BYTES = 64 * 1024

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bdpilot.application import form_schema
+from bdpilot.domain.application import form_schema
 from tests.conftest import Applicant, call
 from tests.factories import idempotency_key
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bdpilot import errors
-from bdpilot.application import Application
-from bdpilot.local import invoke, rest_event
+from bdpilot.domain import errors
+from bdpilot.domain.application import Application
+from bdpilot.ops.local import invoke, rest_event
 from tests.conftest import Applicant, call
 from tests.factories import application, idempotency_key
 from tests.reliability.hostile_corpus import FORM, MAX_ANSWER_BYTES, SURROGATE, corpus, text_limits

@@ -17,7 +17,7 @@ def _personal(app: dict) -> list[str]:
 
 
 def test_handler_logs_hold_references_not_people(aws, applicant, capfd, caplog):
-    from bdpilot import api
+    from bdpilot.web import api
 
     # INFO is what production logs at (POWERTOOLS_LOG_LEVEL); botocore's DEBUG wire logs are never enabled there.
     caplog.set_level(logging.INFO)

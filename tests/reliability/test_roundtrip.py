@@ -13,8 +13,9 @@ import openpyxl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bdpilot import export, store
-from bdpilot.application import Application, form_schema
+from bdpilot import store
+from bdpilot.domain.application import Application, form_schema
+from bdpilot.ops import export
 from tests.factories import application, attachments, uscc
 from tests.integration.test_admin import _check_cell, _check_csv_value, run
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bdpilot.application import Application, form_schema
-from bdpilot.formhtml import beijing_time, render_record
+from bdpilot.domain.application import Application, form_schema
+from bdpilot.web.formhtml import beijing_time, render_record
 from tests.factories import application
 from tests.unit.test_application import full
 

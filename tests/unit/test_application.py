@@ -5,9 +5,9 @@ from datetime import date, timedelta
 import pytest
 from pydantic import ValidationError
 
-from bdpilot import campaign
-from bdpilot.application import Application, form_schema
-from bdpilot.errors import field_errors
+from bdpilot.domain import campaign
+from bdpilot.domain.application import Application, form_schema
+from bdpilot.domain.errors import field_errors
 from tests.factories import application
 
 UPLOAD = "0" * 31 + "1"

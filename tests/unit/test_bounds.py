@@ -1,4 +1,4 @@
-"""The cost ceiling (bdpilot.bounds) and the client-input parsers around it: limits come from the models, the
+"""The cost ceiling (bdpilot.domain.bounds) and the client-input parsers around it: limits come from the models, the
 walk's work is bounded by the model whatever it is given, and what passes it can be hashed and validated cheaply."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from bdpilot import bounds, errors, formdata, tokens
-from bdpilot.application import Application
-from bdpilot.campaign import TZ
-from bdpilot.formhtml import flatten
-from bdpilot.submission import Rejection, canonical
+from bdpilot.domain import bounds, errors, tokens
+from bdpilot.domain.application import Application
+from bdpilot.domain.campaign import TZ
+from bdpilot.intake.submission import Rejection, canonical
+from bdpilot.web import formdata, limits
+from bdpilot.web.formhtml import flatten
 from tests.factories import application, attachments
 
 APP = bounds.shape_of(Application)
@@ -126,12 +127,12 @@ def test_unknown_keys_reach_pydantic_only_as_harmless_scalars():
 
 
 def test_the_request_envelope_leaves_its_plain_values_to_the_route():
-    body = bounds.body_for("/api/submissions")
+    body = limits.body_for("/api/submissions")
     assert body is not None and not body.shape.closed
     assert bounds.check({"form_token": ["x"], "website": {"a": SURROGATE}, "other": [SURROGATE]}, body.shape) == []
-    refused = bounds.refused("/api/submissions", {f"k{i}": 1 for i in range(9)})
+    refused = limits.refused("/api/submissions", {f"k{i}": 1 for i in range(9)})
     assert refused is not None and refused[1][0].message == "提交的内容含有9项表单以外的内容，请勿提交表单以外的内容"
-    assert bounds.refused("/api/submissions", [SURROGATE]) is None  # not an object: the route answers 400
+    assert limits.refused("/api/submissions", [SURROGATE]) is None  # not an object: the route answers 400
 
 
 json_leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),

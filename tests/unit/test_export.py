@@ -15,8 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
-from bdpilot import campaign, export
-from bdpilot.application import Application
+from bdpilot.domain import campaign
+from bdpilot.domain.application import Application
+from bdpilot.ops import export
 
 
 def _leaf_paths(model: type[BaseModel], prefix: tuple[str, ...] = ("application",)) -> list[tuple[str, ...]]:

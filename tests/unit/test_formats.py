@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bdpilot.formats import USCC_ALPHABET, halfwidth, normalize_uscc, uscc_check_char, uscc_problem
+from bdpilot.domain.formats import USCC_ALPHABET, halfwidth, normalize_uscc, uscc_check_char, uscc_problem
 from tests.factories import VALID_USCC
 
 

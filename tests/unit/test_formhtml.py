@@ -9,9 +9,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bdpilot import campaign, pages
-from bdpilot.application import ATTACHMENT_KINDS, Application, form_schema
-from bdpilot.formhtml import (
+from bdpilot.domain import campaign
+from bdpilot.domain.application import ATTACHMENT_KINDS, Application, form_schema
+from bdpilot.web import pages
+from bdpilot.web.formhtml import (
     all_fields,
     beijing_time,
     field_rules,

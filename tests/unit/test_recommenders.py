@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bdpilot import admin, campaign, rules
-from bdpilot.application import Application, form_schema
-from bdpilot.errors import field_errors
+from bdpilot.domain import campaign, rules
+from bdpilot.domain.application import Application, form_schema
+from bdpilot.domain.errors import field_errors
+from bdpilot.ops import admin
 from tests.factories import application
 
 FILES = [{"kind": "license", "upload_id": "0" * 31 + "1", "filename": "执照.pdf"},

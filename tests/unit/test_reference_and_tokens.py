@@ -3,8 +3,8 @@ from datetime import datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bdpilot import reference, tokens
-from bdpilot.campaign import TZ
+from bdpilot.domain import reference, tokens
+from bdpilot.domain.campaign import TZ
 
 SECRET = b"test-secret"
 NOW = datetime(2019, 11, 20, 9, 0, tzinfo=TZ)

@@ -1,6 +1,7 @@
 from datetime import datetime, timedelta
 
-from bdpilot import campaign, rules, settings
+from bdpilot import settings
+from bdpilot.domain import campaign, rules
 
 
 def test_window_closes_at_the_deadline_in_beijing_time():

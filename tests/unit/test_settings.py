@@ -62,7 +62,7 @@ def test_per_request_reads_parse_nothing_again(env, monkeypatch) -> None:
 def _start(**env: str) -> subprocess.CompletedProcess[str]:
     """A fresh interpreter importing the handler as Lambda's runtime does when a container starts."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("BDPILOT_", "AWS_"))}
-    return subprocess.run([sys.executable, "-c", "import bdpilot.api"], capture_output=True, text=True, timeout=60,
+    return subprocess.run([sys.executable, "-c", "import bdpilot.web.api"], capture_output=True, text=True, timeout=60,
                           cwd=ROOT, env={**base, "AWS_LAMBDA_FUNCTION_NAME": "bdpilot-test-api",
                                          "AWS_DEFAULT_REGION": "us-east-1", **env})
 
@@ -79,7 +79,7 @@ def test_a_bad_deadline_fails_the_container_start_loudly() -> None:
 def test_good_settings_start_and_outside_lambda_nothing_is_read_at_import() -> None:
     assert _start(BDPILOT_SECRET="unit-secret-0123456789", BDPILOT_DEADLINE="2020-11-30T17:00").returncode == 0
     # Tests and the local run import the handler before they set their environment.
-    outside = subprocess.run([sys.executable, "-c", "import bdpilot.api"], capture_output=True, text=True,
+    outside = subprocess.run([sys.executable, "-c", "import bdpilot.web.api"], capture_output=True, text=True,
                              timeout=60, cwd=ROOT, env={k: v for k, v in os.environ.items()
                                                         if not k.startswith(("BDPILOT_", "AWS_"))})
     assert outside.returncode == 0, outside.stderr

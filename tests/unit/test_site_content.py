@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from bdpilot import campaign as c
-from bdpilot.application import form_schema
-from bdpilot.formhtml import beijing_time, field_rules, section_anchor, sections
+from bdpilot.domain import campaign as c
+from bdpilot.domain.application import form_schema
+from bdpilot.web.formhtml import beijing_time, field_rules, section_anchor, sections
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -13,9 +13,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from bdpilot.deploy_checks import DeployError
+from bdpilot.ops.deploy.checks import DeployError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[2]  # functions/bdpilot
 ROOT = PACKAGE_DIR.parents[1]
 ZIP_NAME = "bdpilot-function.zip"
 # The Lambda Python runtime ships these; bundling them only adds ~20 MB.
@@ -80,7 +80,7 @@ def build_package(out_dir: Path, template: Mapping[str, Any] | None = None) -> P
     """pip-install the runtime dependencies for the template's Lambda runtime and architecture next to the
     bdpilot package and zip them deterministically; return the zip's path. Needs PyPI (or a pip index), not AWS."""
     if template is None:
-        from bdpilot import stack
+        from bdpilot.ops import stack
 
         template = stack.load_template()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -50,8 +50,8 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from bdpilot import campaign, reference, rules
-from bdpilot.application import Application, AttachmentKind
+from bdpilot.domain import campaign, reference, rules
+from bdpilot.domain.application import Application, AttachmentKind
 from bdpilot.store import Store
 
 EXCEL_CELL_LIMIT = 32_767

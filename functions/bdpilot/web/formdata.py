@@ -17,9 +17,11 @@ from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from bdpilot import bounds, settings, tokens
+from bdpilot import settings
+from bdpilot.domain import bounds, tokens
+from bdpilot.intake.submission import Rejection, canonical
 from bdpilot.store import Store
-from bdpilot.submission import Rejection, canonical
+from bdpilot.web import limits
 
 FORM = "application/x-www-form-urlencoded"
 ROOT = "application"
@@ -38,8 +40,8 @@ def is_form(content_type: str | None) -> bool:
 
 @cache
 def _booleans() -> frozenset[str]:
-    from bdpilot.application import form_schema
-    from bdpilot.formhtml import all_fields
+    from bdpilot.domain.application import form_schema
+    from bdpilot.web.formhtml import all_fields
 
     return frozenset(f.path for f in all_fields(form_schema()) if f.spec.get("type") == "boolean")
 
@@ -57,7 +59,7 @@ def _listify(node: Any) -> Any:
 @cache
 def _max_parts() -> int:
     """The most dotted parts a control's name has: "application" and the 申报书's deepest field below it."""
-    from bdpilot.application import Application
+    from bdpilot.domain.application import Application
 
     return 1 + bounds.depth(bounds.shape_of(Application))
 
@@ -110,7 +112,7 @@ def parse(body: bytes, header_key: str | None) -> Posted:
     if "website" in top:
         payload["website"] = top["website"]
     # The same ceiling as a JSON body, before the answers are hashed, validated or drawn back into the form.
-    refused = bounds.refused("/api/submissions", payload)
+    refused = limits.refused("/api/submissions", payload)
     if refused:
         raise Rejection(422, "validation_failed", *refused)
     key = header_key or top.get("idempotency_key") or derive_key(token, application)
@@ -129,7 +131,7 @@ MAX_STATE_ITEMS = 20
 
 
 def parse_state(raw: str | None) -> list[tuple[str, str]]:
-    from bdpilot.application import ATTACHMENT_KINDS
+    from bdpilot.domain.application import ATTACHMENT_KINDS
 
     kinds = {k.value for k in ATTACHMENT_KINDS}
     items = []
@@ -164,10 +166,11 @@ def _token(cfg: settings.Settings, raw: str | None, now: datetime) -> str | None
 def upload_page(store: Store, cfg: settings.Settings, now: datetime, query: dict[str, str],
                 base: str) -> tuple[int, str, list[str]]:
     """GET /api/apply/uploads: the no-JavaScript upload step, also where storage redirects after each file."""
-    from bdpilot import pages, rules
-    from bdpilot.application import ATTACHMENT_KINDS
-    from bdpilot.formhtml import size_text
-    from bdpilot.submission import owner_of, upload_problem
+    from bdpilot.domain import rules
+    from bdpilot.domain.application import ATTACHMENT_KINDS
+    from bdpilot.intake.submission import owner_of, upload_problem
+    from bdpilot.web import pages
+    from bdpilot.web.formhtml import size_text
 
     if not rules.window(now, cfg.deadline).open:
         return 403, pages.closed_page(), []
@@ -203,7 +206,8 @@ def upload_page(store: Store, cfg: settings.Settings, now: datetime, query: dict
 
 def form_with_uploads(cfg: settings.Settings, now: datetime, query: dict[str, str]) -> tuple[int, str]:
     """GET /api/apply/form: the form again, with the no-JavaScript uploads and their form token filled in."""
-    from bdpilot import pages, rules
+    from bdpilot.domain import rules
+    from bdpilot.web import pages
 
     if not rules.window(now, cfg.deadline).open:
         return 403, pages.closed_page()
@@ -218,7 +222,7 @@ def form_with_uploads(cfg: settings.Settings, now: datetime, query: dict[str, st
 
 def attachment_values(items: list[tuple[str, str]]) -> list[dict[str, str]]:
     """Without JavaScript the original file name never reaches us: each file is named after its kind."""
-    from bdpilot.application import ATTACHMENT_KINDS
+    from bdpilot.domain.application import ATTACHMENT_KINDS
 
     titles = {k.value: t for k, (t, _) in ATTACHMENT_KINDS.items()}
     values, seen = [], dict.fromkeys(titles, 0)

@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from bdpilot import campaign
+from bdpilot.domain import campaign
 
 
 @dataclass(frozen=True)

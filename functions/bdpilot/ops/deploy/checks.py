@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bdpilot import campaign
+from bdpilot.domain import campaign
 
 # The resources that hold the applications. Replacing one would point the function at an empty table, bucket or
 # key (and replacing the key leaves everything encrypted under the old one unreadable to the new stack).

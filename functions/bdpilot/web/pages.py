@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bdpilot import settings
-from bdpilot.application import form_schema
-from bdpilot.formhtml import beijing_time, render_form, render_record
-from bdpilot.submission import Rejection
+from bdpilot.domain.application import form_schema
+from bdpilot.intake.submission import Rejection
+from bdpilot.web.formhtml import beijing_time, render_form, render_record
 
 APPLY_PAGE = "/apply/"
 RESUBMIT = "请确认填写内容后再次提交"
@@ -188,7 +188,7 @@ def receipt_page(body: Mapping[str, Any]) -> str:
 
 def _problems(values: Mapping[str, Any] | None) -> list[dict[str, str]]:
     """Every field error of the answers (cross-field rules included), for a post refused before validation."""
-    from bdpilot.submission import _validate  # the JSON API's own validation, not a copy
+    from bdpilot.intake.submission import _validate  # the JSON API's own validation, not a copy
 
     try:
         _validate(values)
@@ -203,7 +203,7 @@ def _cross_field(values: Mapping[str, Any] | None, known: set[str]) -> list[dict
     from pydantic import TypeAdapter, ValidationError
     from pydantic_core import PydanticCustomError
 
-    from bdpilot.application import Application
+    from bdpilot.domain.application import Application
 
     found: list[dict[str, str]] = []
     for name, info in Application.model_fields.items():

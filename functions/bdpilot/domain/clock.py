@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from bdpilot.campaign import TZ
+from bdpilot.domain.campaign import TZ
 
 
 def now() -> datetime:

@@ -22,7 +22,7 @@ from annotated_types import MaxLen
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from bdpilot.errors import TEMPLATES, FieldError, listed, shown
+from bdpilot.domain.errors import TEMPLATES, FieldError, shown
 
 # Keys an object may carry beyond its model's fields and still reach pydantic, which names each one ("表单中没有…").
 EXTRA_KEYS = 8
@@ -108,7 +108,7 @@ def _annotation_shape(annotation: Any, title: str, max_length: int | None) -> Sh
 @cache
 def _longest_text() -> int:
     """Text without a limit of its own (the form token, the honeypot) may be as long as the 申报书's longest."""
-    from bdpilot.application import Application
+    from bdpilot.domain.application import Application
 
     longest, models = 0, [Application]
     while models:
@@ -217,30 +217,3 @@ def walk(value: Any, shape: Shape, path: str = "") -> Outcome:
 
 def check(value: Any, shape: Shape, path: str = "") -> list[FieldError]:
     return walk(value, shape, path).problems
-
-
-@dataclass(frozen=True)
-class Body:
-    shape: Obj
-    summary: str  # the Rejection's message when the body goes beyond its shape
-
-
-@cache
-def body_for(route: str) -> Body | None:
-    """The shape of a JSON request body, from the same models that describe the API (bdpilot.openapi)."""
-    from bdpilot import openapi
-
-    bodies = {"/api/submissions": Body(shape_of(openapi.SubmissionRequest, "提交的内容"),
-                                       "申报书有需要修改的地方，请按提示修改后重新提交"),
-              "/api/uploads": Body(shape_of(openapi.UploadRequest, "上传申请"), "无法上传该文件")}
-    return bodies.get(route)
-
-
-def refused(route: str, payload: Any) -> tuple[str, list[FieldError]] | None:
-    """The summary and (at most errors.MAX_LISTED) field errors for a body beyond its route's models, else None.
-    A body that is not an object is left to the route, which answers 400."""
-    body = body_for(route)
-    if body is None or not isinstance(payload, dict):
-        return None
-    problems = check(payload, body.shape)
-    return listed(body.summary, problems) if problems else None

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime
+from typing import Any
+
+from bdpilot.domain.campaign import TZ
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015: no I, O, S, V, Z
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -53,3 +57,22 @@ def uscc_problem(code: str) -> str | None:
     if uscc_check_char(code[:17]) != code[17]:
         return "uscc_check"
     return None
+
+
+def size_text(size: int) -> str:
+    """A file size for people: 20 MB, 3.4 MB, 12 KB."""
+    if size >= 1024 * 1024 and size % (1024 * 1024) == 0:
+        return f"{size // 1024 // 1024} MB"
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
+def beijing_time(value: Any, *, seconds: bool = True) -> str:
+    """A time for people: 2019年11月15日 10:00:00（北京时间）, or without seconds (a deadline: 2019年11月22日
+    00:00（北京时间）). site.js's beijingTime says it the same way; the site's pages state the deadline with it."""
+    try:
+        when = datetime.fromisoformat(str(value)).astimezone(TZ)
+    except ValueError:
+        return str(value or "")
+    return f"{when.year}年{when.month}月{when.day}日 {when:{'%H:%M:%S' if seconds else '%H:%M'}}（北京时间）"

@@ -1,11 +1,11 @@
 """The local run: the same handler and storage code as production, against moto's server on loopback.
 
-  browser ──▶ 127.0.0.1:8000  /api/*  → API Gateway REST event → bdpilot.api.handler
+  browser ──▶ 127.0.0.1:8000  /api/*  → API Gateway REST event → bdpilot.web.api.handler
                               /*      → the built site/ folder
           ──▶ 127.0.0.1:8001  moto (S3 + DynamoDB + CloudFormation), stack created from infra/template.yaml
 
 Data survives a restart, and a start takes the same time whatever is stored: the bucket's objects and the table's
-items are kept in `.local/state.json` + `.local/blobs/`, with a log of the writes since (bdpilot.localstate).
+items are kept in `.local/state.json` + `.local/blobs/`, with a log of the writes since (bdpilot.ops.local.state).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 if TYPE_CHECKING:
-    from bdpilot.localstate import LocalState
+    from bdpilot.ops.local.state import LocalState
 
 STACK_NAME = "bdpilot-local"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -71,7 +71,7 @@ class LambdaContext:
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    from bdpilot import api
+    from bdpilot.web import api
 
     return api.handler(event, LambdaContext(aws_request_id=event["requestContext"]["requestId"]))
 
@@ -118,7 +118,8 @@ class LocalRun:
 
         import boto3
 
-        from bdpilot import clock, stack
+        from bdpilot.domain import clock
+        from bdpilot.ops import stack
 
         session = boto3.Session()
         self.region = session.region_name or FAKE_CREDENTIALS["AWS_DEFAULT_REGION"]
@@ -131,7 +132,7 @@ class LocalRun:
             # The notice's deadline is long past; locally the window stays open so a newcomer can try a post.
             os.environ["BDPILOT_DEADLINE"] = (clock.now() + timedelta(days=30)).isoformat(timespec="minutes")
         if self.persist and self.data_dir:
-            from bdpilot.localstate import LocalState
+            from bdpilot.ops.local.state import LocalState
 
             # Before the API answers and before anyone knows moto's port: nothing else writes meanwhile.
             self.state = LocalState(self.data_dir).open(moto_url=self.moto_url, **self._names())
@@ -178,7 +179,8 @@ class LocalRun:
 
     def _time_storage(self) -> None:
         """Sum the time each storage request spends on the wire, so the run can report the handler's own time."""
-        from bdpilot import api, settings
+        from bdpilot import settings
+        from bdpilot.web import api
 
         store = api.store_for(settings.load())
         for client in (store.s3, store.dynamodb):

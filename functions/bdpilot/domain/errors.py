@@ -13,7 +13,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from bdpilot import formats
+from bdpilot.domain import formats
 
 TEMPLATES: dict[str, str] = {
     "missing": "请填写{title}",

@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bdpilot import campaign, formats, rules
+from bdpilot.domain import campaign, formats, rules
 
 SHORT = 60
 NAME = 100
@@ -31,6 +31,7 @@ ADDRESS = 200
 SUMMARY = 500
 LONG = 3000
 MAX_ATTACHMENTS_PER_KIND = 5
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # per file; the upload form's content-length-range
 
 # C0/C1 control characters other than tab and newline never belong in a form answer (NUL breaks storage,
 # the rest hide text from reviewers).
@@ -408,7 +409,7 @@ class Application(Section):
 
 def form_schema() -> dict[str, Any]:
     """The JSON Schema of the 申报书, as the site's form and `/api/schema` publish it."""
-    from bdpilot.errors import TEMPLATES
+    from bdpilot.domain.errors import TEMPLATES
 
     schema = Application.model_json_schema()
     schema["x-messages"] = TEMPLATES

@@ -23,9 +23,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bdpilot import campaign, reference, rules, settings, tokens
-from bdpilot.application import ATTACHMENT_KINDS, Application
-from bdpilot.errors import FieldError, field_errors
+from bdpilot import settings
+from bdpilot.domain import campaign, reference, rules, tokens
+from bdpilot.domain.application import ATTACHMENT_KINDS, Application
+from bdpilot.domain.errors import FieldError, field_errors
 from bdpilot.store import Conflict, StorageUnavailable, Store, UploadInfo
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
@@ -163,7 +164,7 @@ def _closed(cfg: settings.Settings) -> Rejection:
 
 
 def _validate(raw: Any) -> Application:
-    from bdpilot import bounds, errors
+    from bdpilot.domain import bounds, errors
 
     if not isinstance(raw, dict):
         raise invalid("application", "缺少申报书内容")

@@ -10,11 +10,11 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "admin":
-        from bdpilot import admin
+        from bdpilot.ops import admin
 
         return admin.main(argv[1:])
     if argv and argv[0] == "deploy":
-        from bdpilot import deploy
+        from bdpilot.ops import deploy
 
         return deploy.main(argv[1:])
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "serve":
-        from bdpilot import local
+        from bdpilot.ops import local
 
         return local.main(host=args.host, port=args.port, site_dir=args.site, data_dir=args.data,
                           persist=not args.fresh)

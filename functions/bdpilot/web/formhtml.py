@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
+
+from bdpilot.domain.formats import beijing_time, size_text
 
 ROOT = "application"
 SUBMIT_ACTION = "/api/submissions"
@@ -267,7 +269,7 @@ UPLOAD_PAGE = "/api/apply/uploads"
 
 
 def _upload_notice(token: str, items: list[dict[str, str]], static: bool) -> str:
-    """Without JavaScript, files are uploaded on a page of their own (see bdpilot.formdata)."""
+    """Without JavaScript, files are uploaded on a page of their own (see bdpilot.web.formdata)."""
     query = ""
     if token:
         state = ",".join(f'{i.get("kind", "")}:{i.get("upload_id", "")}' for i in items)
@@ -397,22 +399,6 @@ def display(f: Field, value: Any) -> str:
     if f.widget == "pledge":
         return "已承诺" if value is True else "未承诺"
     return str(value)
-
-
-def size_text(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / 1024 / 1024:.1f} MB"
-    return f"{max(1, round(size / 1024))} KB"
-
-
-def beijing_time(value: Any, *, seconds: bool = True) -> str:
-    """A time for people: 2019年11月15日 10:00:00（北京时间）, or without seconds (a deadline: 2019年11月22日
-    00:00（北京时间）). site.js's beijingTime says it the same way; the site's pages state the deadline with it."""
-    try:
-        when = datetime.fromisoformat(str(value)).astimezone(BEIJING)
-    except ValueError:
-        return str(value or "")
-    return f"{when.year}年{when.month}月{when.day}日 {when:{'%H:%M:%S' if seconds else '%H:%M'}}（北京时间）"
 
 
 def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:

@@ -9,9 +9,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from bdpilot import __version__, campaign
-from bdpilot.application import Application
-from bdpilot.reference import PATTERN as REFERENCE
+from bdpilot import __version__
+from bdpilot.domain import campaign
+from bdpilot.domain.application import Application
+from bdpilot.domain.reference import PATTERN as REFERENCE
 
 
 class Window(BaseModel):

@@ -22,10 +22,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from bdpilot import bounds, clock, metrics, rules, settings, submission, tokens
-from bdpilot.application import form_schema
+from bdpilot import settings
+from bdpilot.domain import clock, rules, tokens
+from bdpilot.domain.application import form_schema
+from bdpilot.intake import submission
+from bdpilot.intake.submission import Rejection
 from bdpilot.store import StorageUnavailable, Store
-from bdpilot.submission import Rejection
+from bdpilot.web import limits, metrics
 
 # Never log bodies or headers: they carry names, phones, emails and USCCs. Only references and outcomes.
 logger = Logger(service="bdpilot")
@@ -37,7 +40,7 @@ HTML = "text/html; charset=utf-8"
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 RETRY_AFTER = 5
 UNAVAILABLE = "系统繁忙，您的申报书尚未保存，请稍后重新提交（已填写的内容不会丢失）"
-# The path without JavaScript (bdpilot.formdata, .pages: imported when first used, a cold start needs neither).
+# The path without JavaScript (bdpilot.web.formdata, .pages: imported when first used, a cold start needs neither).
 FORM = "application/x-www-form-urlencoded"
 # Every route, as infra/template.yaml must declare it (tests/infra checks the two agree). The /api/apply/ pages
 # are the upload step and form of the path that works without JavaScript.
@@ -103,7 +106,7 @@ def _json_body() -> Any:
         raise Rejection(400, "malformed", "请求内容不是有效的JSON") from exc
     # Sizes, counts and text checked against the route's models before anything walks the body (the replay hash,
     # pydantic): what a body costs must not grow with what a client packs into 256 KB. Not an object: a 400 later.
-    refused = bounds.refused(event.path, payload)
+    refused = limits.refused(event.path, payload)
     if refused:
         raise Rejection(422, "validation_failed", *refused)
     return payload
@@ -126,9 +129,9 @@ def get_schema() -> Response:
 
 @app.get("/api/openapi.json")
 def get_openapi() -> Response:
-    from bdpilot import openapi  # its response models are needed by this rarely called route only
+    from bdpilot.web import contract  # its response models are needed by this rarely called route only
 
-    return Response(200, JSON, openapi.document_text(), headers={"Cache-Control": "public, max-age=300"})
+    return Response(200, JSON, contract.document_text(), headers={"Cache-Control": "public, max-age=300"})
 
 
 @cache
@@ -171,8 +174,8 @@ def _count(accepted: submission.Accepted) -> None:
 
 @app.get("/api/apply/uploads")
 def get_apply_uploads() -> Response:
-    """Attachments for browsers without JavaScript (see bdpilot.formdata): also storage's redirect target."""
-    from bdpilot import formdata
+    """Attachments for browsers without JavaScript (see bdpilot.web.formdata): also storage's redirect target."""
+    from bdpilot.web import formdata
     cfg = settings.load()
     query = app.current_event.query_string_parameters or {}
     status, page, form_origins = formdata.upload_page(store_for(cfg), cfg, clock.now(), query,
@@ -182,7 +185,7 @@ def get_apply_uploads() -> Response:
 
 @app.get("/api/apply/form")
 def get_apply_form() -> Response:
-    from bdpilot import formdata
+    from bdpilot.web import formdata
     cfg = settings.load()
     status, page = formdata.form_with_uploads(cfg, clock.now(), app.current_event.query_string_parameters or {})
     return _html(status, page)
@@ -198,7 +201,7 @@ def _html(status: int, page: str, form_origins: list[str] | None = None,
 def _post_form(cfg: settings.Settings) -> Response:
     """The /apply/ form posted by a browser without JavaScript: the same submission, the same status codes,
     answered with a page (the receipt, or the form again with the answers and what to fix)."""
-    from bdpilot import formdata, pages
+    from bdpilot.web import formdata, pages
     now = clock.now()
     posted = None
     try:

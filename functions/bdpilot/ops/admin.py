@@ -1,7 +1,7 @@
 """`bdpilot admin`: list, check and download the stored submissions (for MIIT and the 推荐单位' staff).
 
 Thin on purpose: argument parsing, choosing the target, wording and exit codes. Selection, stats and the export
-itself are in `bdpilot.export`; every AWS call is in `bdpilot.store`.
+itself are in `bdpilot.ops.export`; every AWS call is in `bdpilot.store`.
 
 The target is chosen by the environment, never by editing code:
   --local [--local-dir DIR]   the local run (`bdpilot serve`), found through DIR/endpoint.json
@@ -30,7 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from bdpilot import campaign, export, reference
+from bdpilot.domain import campaign, reference
+from bdpilot.ops import export
 from bdpilot.store import StorageUnavailable, Store
 
 # Exit codes (documented in the README and in `bdpilot admin --help`).

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import boto3
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
+TEMPLATE_PATH = Path(__file__).resolve().parents[3] / "infra" / "template.yaml"
 
 # Resource types moto 5.2's CloudFormation cannot create, or that make no sense without AWS behind them.
 # moto implements no model for CloudFront, WAFv2, CloudWatch alarms, SNS subscriptions, S3 bucket policies or

@@ -26,7 +26,7 @@ COLD_START = "ColdStart"  # one per container start, dimensions function_name an
 _metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 _rejections: list[str] = []
 _cold = True
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # functions/bdpilot/
 
 
 def count(name: str) -> None:

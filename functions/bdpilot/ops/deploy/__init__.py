@@ -34,8 +34,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bdpilot.deploy_cfn import StackState, check_state, deploy_stack, stack_state
-from bdpilot.deploy_checks import (
+from bdpilot.ops.deploy.cfn import StackState, check_state, deploy_stack, stack_state
+from bdpilot.ops.deploy.checks import (
     PROTECTED,
     DeployError,
     check_combination,
@@ -45,7 +45,7 @@ from bdpilot.deploy_checks import (
     leftover_names,
     refuse,
 )
-from bdpilot.deploy_package import (
+from bdpilot.ops.deploy.package import (
     PROVIDED_BY_RUNTIME,
     SUPERSEDED,
     ZIP_NAME,
@@ -61,7 +61,7 @@ from bdpilot.deploy_package import (
 __all__ = ["PROVIDED_BY_RUNTIME", "ZIP_NAME", "DeployError", "build_package", "deploy_stack", "lambda_platform",
            "main", "runtime_requirements"]
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[2]  # functions/bdpilot
 ROOT = PACKAGE_DIR.parents[1]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 # Applied as the stack policy on create and update when present (it forbids replacing or deleting the data).
@@ -239,7 +239,7 @@ def main(argv: Sequence[str], session: Any = None) -> int:
 def _deploy(args: argparse.Namespace, session: Any = None) -> int:
     import boto3
 
-    from bdpilot import stack
+    from bdpilot.ops import stack
 
     template = stack.load_template(TEMPLATE)
     session = session or boto3.Session(region_name=args.region)

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bdpilot.deploy_checks import DeployError, dangerous_changes, refuse
+from bdpilot.ops.deploy.checks import DeployError, dangerous_changes, refuse
 
 # States from which an update can start. ROLLBACK_COMPLETE is not one: CloudFormation refuses to update a stack
 # whose creation failed; it can only be deleted.
