@@ -1,6 +1,8 @@
 """MkDocs hook: render the campaign facts from ``bdpilot.domain.campaign`` into the pages.
 
-Why: directions, 推荐单位 and quotas, dates and contacts are stated once, in ``bdpilot.domain.campaign``. Pages refer to
+Why: directions, 推荐单位 and quotas, dates and contacts are stated once, in ``bdpilot.domain.campaign``; the upload
+limit and the files per kind in the models; every sentence the hook writes around them in the wording catalogue
+(``site`` section). Pages refer to
 them with shortcodes instead of repeating them by hand, so the site cannot drift from the form and the rules.
 
 A shortcode is an HTML comment, so a raw Markdown preview stays clean::
@@ -28,7 +30,8 @@ from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 from bdpilot.domain import campaign as c
-from bdpilot.web.formhtml import beijing_time
+from bdpilot.domain import wording
+from bdpilot.domain.formats import beijing_time, date_text
 
 SHORTCODE = re.compile(r"<!--\s*bd:([a-z-]+)(?:\s+([^\s>]+))?\s*-->")
 # Authors' notes (any other comment on lines of its own) stay in the source, not in the published HTML.
@@ -39,7 +42,11 @@ DIRECTIONS_DIR = "directions"
 # --- formatting -------------------------------------------------------------------------------------------------
 
 def fmt_date(d: date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
+    return date_text(d)
+
+
+def enumerate_(items: list[str]) -> str:
+    return wording.text("site.enumeration").join(items)
 
 
 def last_full_day(dt: datetime) -> date:
@@ -51,7 +58,7 @@ def last_full_day(dt: datetime) -> date:
 # round, the local run). Every statement of the deadline is therefore a marked <time>: docs/assets/site.js
 # replaces it with /api/campaign's effective deadline, formatted the same way; without JavaScript this stays.
 def deadline_html(dt: datetime) -> str:
-    """'2019年11月22日 00:00（北京时间）' (formhtml.beijing_time, as site.js says it) in a <time data-deadline>."""
+    """'2019年11月22日 00:00（北京时间）' (formats.beijing_time, as site.js says it) in a <time data-deadline>."""
     return f'<time data-deadline datetime="{dt.isoformat()}">{beijing_time(dt, seconds=False)}</time>'
 
 
@@ -86,7 +93,7 @@ def kind_arg(arg: str | None) -> c.RecommenderKindInfo:
     try:
         return c.RECOMMENDER_KINDS[c.RecommenderKind(arg or "")]
     except ValueError:
-        raise ValueError(f"no 推荐单位 kind {arg!r}; one of {[k.value for k in c.RecommenderKind]}") from None
+        raise ValueError(f"no recommender kind {arg!r}; one of {[k.value for k in c.RecommenderKind]}") from None
 
 
 def link(page: Page, target: str, text: str) -> str:
@@ -96,7 +103,7 @@ def link(page: Page, target: str, text: str) -> str:
 
 
 def title(d: c.Direction) -> str:
-    return f"方向{d.number} {d.name}"
+    return wording.text("site.direction_title", number=d.number, name=d.name)
 
 
 # --- block renderers --------------------------------------------------------------------------------------------
@@ -114,7 +121,7 @@ def direction_cards(page: Page) -> str:
 
 
 def directions_table(page: Page) -> str:
-    rows = ["| 编号 | 大类 | 细分方向 | 支持内容（摘要） |", "| --- | --- | --- | --- |"]
+    rows = [wording.text("site.directions_head"), "| --- | --- | --- | --- |"]
     rows += [
         f"| {d.number} | {d.category.name} | {link(page, direction_page(d), d.name)} | {d.summary} |"
         for d in c.DIRECTIONS
@@ -125,14 +132,15 @@ def directions_table(page: Page) -> str:
 def categories_list(page: Page) -> str:
     lines = []
     for cat in c.CATEGORIES:
-        names = "、".join(link(page, direction_page(d), title(d)) for d in c.DIRECTIONS if d.category == cat)
-        lines.append(f"{cat.number}. **{cat.name}**：{names}")
+        names = enumerate_([link(page, direction_page(d), title(d)) for d in c.DIRECTIONS if d.category == cat])
+        lines.append(wording.text("site.category_line", number=cat.number, name=cat.name, directions=names))
     return "\n".join(lines)
 
 
 def quota_table(_: Page) -> str:
-    rows = ["| 推荐单位类别 | 每个推荐单位最多推荐 |", "| --- | --- |"]
-    rows += [f"| {info.name} | {info.quota} 个项目 |" for info in c.RECOMMENDER_KINDS.values()]
+    rows = [wording.text("site.quota_head"), "| --- | --- |"]
+    rows += [f"| {info.name} | {wording.text('site.projects', count=info.quota)} |"
+             for info in c.RECOMMENDER_KINDS.values()]
     return "\n".join(rows)
 
 
@@ -140,54 +148,54 @@ def recommenders(_: Page) -> str:
     groups: dict[str, list[c.Recommender]] = {}
     for r in c.RECOMMENDERS:
         groups.setdefault(r.group, []).append(r)
-    rows = ["| 类别 | 推荐单位 | 数量 | 每个最多推荐 |", "| --- | --- | --- | --- |"]
+    rows = [wording.text("site.recommenders_head"), "| --- | --- | --- | --- |"]
     for group, members in groups.items():
-        names = "、".join(r.name for r in members)
-        rows.append(f"| {group} | {names} | {len(members)} | {members[0].quota} 个项目 |")
+        names = enumerate_([r.name for r in members])
+        rows.append(f"| {group} | {names} | {len(members)} | {wording.text('site.projects', count=members[0].quota)} |")
     central = c.RECOMMENDER_KINDS[c.RecommenderKind.CENTRAL]
-    choice = f"见下方名单；在线申报时推荐单位选择“{c.OTHER_RECOMMENDER}”，再从{central.name}列表中选择"
-    rows.append(f"| {central.name} | {choice} | {len(c.CENTRAL_ENTERPRISES)} | {central.quota} 个项目 |")
+    choice = wording.text("site.central_choice", other=c.OTHER_RECOMMENDER, central=central.name)
+    rows.append(f"| {central.name} | {choice} | {len(c.CENTRAL_ENTERPRISES)} | "
+                f"{wording.text('site.projects', count=central.quota)} |")
     other = c.RECOMMENDER_KINDS[c.RecommenderKind.OTHER]
-    choice = (f"不设名单，在线申报时推荐单位选择“{c.OTHER_RECOMMENDER}”，再选择“{c.UNLISTED_RECOMMENDER}”"
-              f"并填写单位全称（列表中已有的单位不能这样填写）")
-    rows.append(f"| {other.name} | {choice} | — | {other.quota} 个项目 |")
+    choice = wording.text("site.unlisted_choice", other=c.OTHER_RECOMMENDER, unlisted=c.UNLISTED_RECOMMENDER)
+    rows.append(f"| {other.name} | {choice} | — | {wording.text('site.projects', count=other.quota)} |")
     # The central enterprises are too many for a table cell: a paragraph of their full names below it.
-    listing = (f"**{central.name}名单**（国务院国资委监管的中央企业，共 {len(c.CENTRAL_ENTERPRISES)} 家）："
-               + "、".join(c.CENTRAL_ENTERPRISES) + "。")
+    listing = wording.text("site.central_listing", central=central.name, count=len(c.CENTRAL_ENTERPRISES),
+                  names=enumerate_(list(c.CENTRAL_ENTERPRISES)))
     return "\n".join(rows) + "\n\n" + listing
 
 
 def key_dates(_: Page) -> str:
     n = c.NOTICE
+    deadline = wording.text("site.deadline_when", deadline=deadline_html(c.DEADLINE),
+                            last_day=last_day_html(c.DEADLINE))
     rows = [
-        "| 事项 | 时间 |",
+        wording.text("site.dates_head"),
         "| --- | --- |",
-        f"| 通知印发（{n.number}） | {fmt_date(n.issued)} |",
-        f"| 通知发布 | {fmt_date(n.published)} |",
-        f"| 网上填报截止 | **{deadline_html(c.DEADLINE)}**，即最晚于 {last_day_html(c.DEADLINE)}当天完成 |",
-        f"| 试点示范期 | 自入选项目公布之日起 {c.PILOT_YEARS} 年 |",
+        f"| {wording.text('site.issued', number=n.number)} | {fmt_date(n.issued)} |",
+        f"| {wording.text('site.published')} | {fmt_date(n.published)} |",
+        f"| {wording.text('site.deadline')} | {deadline} |",
+        f"| {wording.text('site.pilot_period')} | {wording.text('site.pilot_years', years=c.PILOT_YEARS)} |",
     ]
     return "\n".join(rows)
 
 
 def contacts(_: Page) -> str:
     k = c.CONTACTS
-    people = "\n".join(f"- 联系人：{p.name}，电话 [{p.phone}]({p.tel_uri})" for p in k.people)
-    return (
-        f"{people}\n- 联系邮箱：[{k.email}](mailto:{k.email})\n"
-        f"- 邮寄地址：{k.address}\n- 邮政编码：{k.postcode}"
-    )
+    lines = [wording.text("site.contact_person", name=p.name, phone=p.phone, tel=p.tel_uri) for p in k.people]
+    lines += [wording.text("site.contact_email", email=k.email),
+              wording.text("site.contact_address", address=k.address),
+              wording.text("site.contact_postcode", postcode=k.postcode)]
+    return "\n".join(lines)
 
 
 def direction_facts(page: Page) -> str:
     d = direction_arg(None, page)
-    return (
-        f'!!! abstract "方向摘要"\n\n'
-        f"    - 编号：方向{d.number}\n"
-        f"    - 所属大类：{d.category.name}\n"
-        f"    - 在线申报中的名称：{d.label}\n"
-        f"    - 支持内容：{d.summary}\n"
-    )
+    facts = [wording.text("site.facts_number", number=d.number),
+             wording.text("site.facts_category", category=d.category.name),
+             wording.text("site.facts_label", label=d.label),
+             wording.text("site.facts_summary", summary=d.summary)]
+    return f'!!! abstract "{wording.text("site.facts_title")}"\n\n' + "".join(f"    - {fact}\n" for fact in facts)
 
 
 # --- the shortcode table ----------------------------------------------------------------------------------------
@@ -201,9 +209,9 @@ SHORTCODES: dict[str, Render] = {
     "issuer": lambda a, p: c.NOTICE.issuer,
     "issued": lambda a, p: fmt_date(c.NOTICE.issued),
     "published": lambda a, p: fmt_date(c.NOTICE.published),
-    "system": lambda a, p: f"“{c.NOTICE.system_name}”",
+    "system": lambda a, p: wording.text("site.quoted", text=c.NOTICE.system_name),
     "system-url": lambda a, p: c.NOTICE.system_url,
-    "official": lambda a, p: f"[工业和信息化部网站（{c.NOTICE.official_site}）]({c.NOTICE.official_site})",
+    "official": lambda a, p: wording.text("site.official", site=c.NOTICE.official_site),
     "attachment": lambda a, p: c.ATTACHMENT_TITLE,
     # dates and rules
     "deadline": lambda a, p: deadline_html(c.DEADLINE),
@@ -211,6 +219,9 @@ SHORTCODES: dict[str, Render] = {
     "pilot-years": lambda a, p: str(c.PILOT_YEARS),
     "projects-per-applicant": lambda a, p: str(c.PROJECTS_PER_APPLICANT),
     "directions-per-project": lambda a, p: str(c.DIRECTIONS_PER_PROJECT),
+    # the form's standing figures (the models hold them; the catalogue words them the same way)
+    "upload-limit": lambda a, p: str(wording.figures()["upload_limit"]),
+    "per-kind": lambda a, p: str(wording.figures()["per_kind"]),
     # directions
     "category-count": lambda a, p: str(len(c.CATEGORIES)),
     "direction-count": lambda a, p: str(len(c.DIRECTIONS)),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from pydantic import ValidationError
 
 from bdpilot.domain.application import Application, form_schema
-from bdpilot.web.formhtml import beijing_time, render_record
+from bdpilot.domain.formats import beijing_time, date_text
+from bdpilot.web.printcopy import render_record
 from tests.factories import application
 from tests.unit.test_application import full
 
@@ -28,6 +31,10 @@ def test_misplaced_separators_stay_errors(bad: str) -> None:
 def test_received_time_is_printed_for_people_in_beijing_time() -> None:
     assert beijing_time("2019-11-15T10:00:00.000+08:00") == "2019年11月15日 10:00:00（北京时间）"
     assert beijing_time("2019-11-15T02:00:00.999Z") == "2019年11月15日 10:00:00（北京时间）"
+    # A deadline without seconds; the date alone as the docs' key dates state it.
+    assert beijing_time("2019-11-21T16:00:00Z", seconds=False) == "2019年11月22日 00:00（北京时间）"
+    assert date_text(date(2019, 11, 5)) == "2019年11月5日"
+    assert beijing_time("not a time") == "not a time"
     body = {"reference": "BD2020-AAAA-BBBB", "digest": "ab" * 32, "received_at": "2026-11-29T16:26:16.979+08:00",
             "record": {"application": application(), "files": []}}
     html = render_record(form_schema(), body)

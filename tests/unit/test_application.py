@@ -1,13 +1,17 @@
 """Every field rule of the 申报书, with valid and invalid examples, and every cross-field rule."""
 
+import ast
+import string
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from bdpilot.domain import campaign
-from bdpilot.domain.application import Application, form_schema
-from bdpilot.domain.errors import field_errors
+from bdpilot.domain import application as application_module
+from bdpilot.domain import campaign, fieldtypes, rules, wording
+from bdpilot.domain.application import MAX_ATTACHMENTS_PER_KIND, Application, form_schema
+from bdpilot.domain.errors import TEMPLATES, field_errors
 from tests.factories import application
 
 UPLOAD = "0" * 31 + "1"
@@ -151,3 +155,40 @@ def test_schema_carries_titles_help_widgets_and_messages():
     assert schema["$defs"]["Details"]["properties"]["background"]["x-widget"] == "textarea"
     assert schema["x-messages"]["missing"] == "请填写{title}"
     assert set(schema["required"]) >= {"cover", "applicant", "contact", "project", "details", "attachments", "pledge"}
+
+
+def test_too_many_files_of_one_kind_names_the_standing_limit():
+    many = [{**FILES[0], "upload_id": f"{i:032x}"} for i in range(MAX_ATTACHMENTS_PER_KIND + 1)]
+    assert errors_of(full(attachments=[*many, FILES[1]])) == {
+        "attachments": f"营业执照（或法人证书）最多上传{MAX_ATTACHMENTS_PER_KIND}个文件"}
+
+
+def _raised_kinds() -> set[str]:
+    """Every error kind the models and the rules raise, read from their source."""
+    kinds = set()
+    for module in (application_module, fieldtypes, rules):
+        for node in ast.walk(ast.parse(Path(module.__file__).read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("refuse", "NameProblem") and isinstance(node.args[0], ast.Constant)):
+                kinds.add(node.args[0].value)
+    return kinds
+
+
+def test_every_kind_the_models_raise_is_worded_in_the_catalogue():
+    kinds = _raised_kinds()
+    assert {"control_chars", "group_required", "recommender_listed_central", "missing.pledge"} <= kinds
+    assert kinds <= TEMPLATES.keys(), sorted(kinds - TEMPLATES.keys())
+
+
+def test_the_browser_gets_every_template_with_the_standing_figures_filled_in():
+    published = form_schema()["x-messages"]
+    assert published.keys() == TEMPLATES.keys()
+    assert published["attachment_too_many"] == f"{{kind}}最多上传{MAX_ATTACHMENTS_PER_KIND}个文件"
+    figures = wording.figures().keys()
+    for key, template in published.items():
+        # What the browser fills in itself (the title, limits from the schema) is left; the figures are not.
+        assert _placeholders(template) == _placeholders(TEMPLATES[key]) - figures, key
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}

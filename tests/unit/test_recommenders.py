@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from bdpilot.domain import campaign, rules
 from bdpilot.domain.application import Application, form_schema
 from bdpilot.domain.errors import field_errors
-from bdpilot.ops import admin
+from bdpilot.ops.admin import command, exits, listing
 from tests.factories import application
 
 FILES = [{"kind": "license", "upload_id": "0" * 31 + "1", "filename": "执照.pdf"},
@@ -154,9 +154,9 @@ def test_the_report_counts_one_enterprise_once_and_shows_unlisted_units_apart():
 def test_admin_stats_prints_unlisted_units_in_a_table_of_their_own():
     items = [{"direction": "3", "recommender": CETC}] * 4 + [{"direction": "6", "recommender": "中国示例数据协会"}] * 2
     target = SimpleNamespace(store=None, each=lambda _query, _what: iter(items))
-    args = admin.build_parser().parse_args(["stats"])
+    args = command.build_parser().parse_args(["stats"])
     out = io.StringIO()
-    assert admin.cmd_stats(target, args, out) == admin.OK  # type: ignore[arg-type]
+    assert listing.cmd_stats(target, args, out) == exits.OK  # type: ignore[arg-type]
     text = out.getvalue()
     listed, _, apart = text.partition(f"{campaign.UNLISTED_RECOMMENDER}（列表以外，按申报时填写的名称统计，未经核实）")
     assert CETC in listed and "中国示例数据协会" not in listed

@@ -17,10 +17,13 @@ from pathlib import Path
 import pytest
 
 from bdpilot.domain import campaign as c
-from bdpilot.domain.application import form_schema
-from bdpilot.web.formhtml import beijing_time, field_rules, section_anchor, sections
+from bdpilot.domain.application import MAX_ATTACHMENTS_PER_KIND, MAX_UPLOAD_BYTES, form_schema
+from bdpilot.domain.formats import beijing_time, size_text
+from bdpilot.web.draftcopy import field_rules
+from bdpilot.web.schemawalk import section_anchor, sections
 
 ROOT = Path(__file__).resolve().parents[2]
+UPLOAD_LIMIT = size_text(MAX_UPLOAD_BYTES)
 DOCS = ROOT / "docs"
 SEED = DOCS / "_sources" / "notice-seed.txt"
 
@@ -255,6 +258,8 @@ def test_pages_do_not_restate_campaign_facts_by_hand() -> None:
         *(info.name for info in c.RECOMMENDER_KINDS.values()), *(r.name for r in c.LISTED_RECOMMENDERS),
         *(f"{info.quota} 个项目" for info in c.RECOMMENDER_KINDS.values()),
         *(f"不超过{info.quota}" for info in c.RECOMMENDER_KINDS.values()),
+        # the form's standing figures: <!-- bd:upload-limit -->, <!-- bd:per-kind -->
+        UPLOAD_LIMIT, UPLOAD_LIMIT.replace(" ", ""), f"{MAX_ATTACHMENTS_PER_KIND}个文件",
     }
     found = {
         str(md.relative_to(ROOT)): sorted(f for f in facts if f in md.read_text(encoding="utf-8"))
@@ -304,6 +309,7 @@ def test_apply_page_states_the_deadline_and_links_the_draft(site: Path) -> None:
     html = page(site, "apply")
     text = "".join(article(html).text)
     assert f"网上填报截止时间：{fmt_deadline(c.DEADLINE)}" in text
+    assert f"每个文件不超过{UPLOAD_LIMIT}" in text
     assert 'href="draft/"' in html
     assert 'href="apply/draft/"' in page(site, "") and 'href="../apply/draft/"' in page(site, "requirements")
 

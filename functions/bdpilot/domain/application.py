@@ -2,143 +2,45 @@
 
 The site's form, server validation, the JSON Schema / OpenAPI, the printable copy and the admin export columns
 are all derived from these classes. Titles are what a person reads; `description` is the help text under a field;
-`x-widget` tells the form which control to draw.
+`x-widget` tells the form which control to draw. The kinds of answer (text, codes, money, dates) and their
+Field() helpers are in fieldtypes.py; every message is the wording catalogue's (see errors.py).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    model_validator,
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
+
+from bdpilot.domain import campaign, errors, formats, rules, wording
+from bdpilot.domain.fieldtypes import (
+    ADDRESS,
+    CONTROL,
+    NAME,
+    SHORT,
+    SUMMARY,
+    Count,
+    Email,
+    Landline,
+    Mobile,
+    Money,
+    PastDate,
+    Postcode,
+    Section,
+    Text,
+    Uscc,
+    code,
+    long_text,
+    money,
+    refuse,
+    text,
 )
-from pydantic_core import PydanticCustomError
 
-from bdpilot.domain import campaign, formats, rules
-
-SHORT = 60
-NAME = 100
-ADDRESS = 200
-SUMMARY = 500
-LONG = 3000
 MAX_ATTACHMENTS_PER_KIND = 5
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # per file; the upload form's content-length-range
-
-# C0/C1 control characters other than tab and newline never belong in a form answer (NUL breaks storage,
-# the rest hide text from reviewers).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _text(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if _CONTROL.search(value):
-        raise PydanticCustomError("control_chars", "含有不可见的控制字符")
-    return value
-
-
-def _code(normalize):  # type: ignore[no-untyped-def]
-    return BeforeValidator(lambda v: normalize(v) if isinstance(v, str) else v)
-
-
-def _match(pattern: str, message_key: str) -> AfterValidator:
-    compiled = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            raise PydanticCustomError(message_key, formats.MESSAGES[message_key])
-        return value
-
-    return AfterValidator(check)
-
-
-def _uscc(value: str) -> str:
-    problem = formats.uscc_problem(value)
-    if problem:
-        raise PydanticCustomError(problem, formats.MESSAGES[problem])
-    return value
-
-
-def _money(value: Decimal) -> Decimal:
-    if not value.is_finite():
-        raise PydanticCustomError("decimal_parsing", "不是有效数字")
-    if value.adjusted() >= 12:  # beyond any real budget, and beyond what quantize can hold exactly
-        raise PydanticCustomError("decimal_max_digits", "数值过大")
-    if value != value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
-        raise PydanticCustomError("decimal_max_places", "最多保留两位小数")
-    # Stored and printed with exactly two decimals, so the paper copy reads like the form.
-    return value.quantize(Decimal("0.01"))
-
-
-# "1,500" or "1，500" as people write amounts: thousands separators go, full-width digits become ASCII. Only
-# well-formed groups of three, so "1,5" stays an error instead of silently becoming 15.
-_GROUPED = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-
-
-def _number(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    value = formats.halfwidth(value)
-    return value.replace(",", "") if _GROUPED.fullmatch(value) else value
-
-
-def _not_future(value: date) -> date:
-    if value > datetime.now(campaign.TZ).date():
-        raise PydanticCustomError("date_in_future", "不能晚于今天")
-    return value
-
-
-def text(title: str, max_length: int, description: str | None = None, *, widget: str = "text", **extra: Any) -> Any:
-    return Field(
-        title=title, description=description, min_length=1, max_length=max_length,
-        json_schema_extra={"x-widget": widget, **extra},
-    )
-
-
-def long_text(title: str, description: str, max_length: int = LONG) -> Any:
-    return text(title, max_length, description, widget="textarea")
-
-
-Text = Annotated[str, BeforeValidator(_text)]
-Uscc = Annotated[str, _code(formats.normalize_uscc), AfterValidator(_uscc)]
-Mobile = Annotated[str, _code(formats.halfwidth), _match(formats.MOBILE_PATTERN, "mobile")]
-Landline = Annotated[str, _code(formats.halfwidth), _match(formats.LANDLINE_PATTERN, "landline")]
-Postcode = Annotated[str, _code(formats.halfwidth), _match(formats.POSTCODE_PATTERN, "postcode")]
-Email = Annotated[str, _code(lambda v: formats.halfwidth(v).lower()), _match(formats.EMAIL_PATTERN, "email")]
-Money = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_money)]
-Count = Annotated[int, BeforeValidator(_number)]
-PastDate = Annotated[date, AfterValidator(_not_future)]
-
-
-def money(title: str, description: str | None = None, *, ge: int | None = 0, gt: int | None = None) -> Any:
-    return Field(
-        title=title, description=description, ge=ge, gt=gt, le=10**11,
-        json_schema_extra={"x-widget": "money", "x-unit": "万元"},
-    )
-
-
-def code(title: str, pattern: str, message_key: str, description: str | None = None, *,
-         widget: str = "text", max_length: int = 32) -> Any:
-    return Field(
-        title=title, description=description, max_length=max_length,
-        json_schema_extra={"x-widget": widget, "pattern": pattern,
-                           "x-messages": {"pattern": formats.MESSAGES[message_key]}},
-    )
-
-
-class Section(BaseModel):
-    # Unknown keys are an error rather than silently dropped: what was sent must be what is stored.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class UnitNature(StrEnum):
@@ -160,12 +62,16 @@ class AttachmentKind(StrEnum):
     OTHER = "other"
 
 
-ATTACHMENT_KINDS: dict[AttachmentKind, tuple[str, bool]] = {
-    # kind: (title, required)
-    AttachmentKind.LICENSE: ("营业执照（或法人证书）", True),
-    AttachmentKind.IP: ("知识产权证明", True),
-    AttachmentKind.USAGE: ("应用证明", False),
-    AttachmentKind.OTHER: ("其他材料", False),
+class AttachmentKindInfo(NamedTuple):
+    title: str
+    required: bool
+
+
+ATTACHMENT_KINDS: dict[AttachmentKind, AttachmentKindInfo] = {
+    AttachmentKind.LICENSE: AttachmentKindInfo(title="营业执照（或法人证书）", required=True),
+    AttachmentKind.IP: AttachmentKindInfo(title="知识产权证明", required=True),
+    AttachmentKind.USAGE: AttachmentKindInfo(title="应用证明", required=False),
+    AttachmentKind.OTHER: AttachmentKindInfo(title="其他材料", required=False),
 }
 
 DIRECTION_VALUES = [d.number for d in campaign.DIRECTIONS]
@@ -175,19 +81,19 @@ RECOMMENDER_GROUP_VALUES = [*campaign.CENTRAL_ENTERPRISES, campaign.UNLISTED_REC
 
 def _direction(value: int) -> int:
     if value not in campaign.DIRECTIONS_BY_NUMBER:
-        raise PydanticCustomError("choice", "请从列表中选择")
+        raise refuse("choice")
     return value
 
 
 def _recommender(value: str) -> str:
     if value not in RECOMMENDER_VALUES:
-        raise PydanticCustomError("choice", "请从列表中选择")
+        raise refuse("choice")
     return value
 
 
 def _recommender_group(value: str) -> str:
     if value and value not in RECOMMENDER_GROUP_VALUES:
-        raise PydanticCustomError("choice", "请从列表中选择")
+        raise refuse("choice")
     return value
 
 
@@ -199,7 +105,7 @@ def _unlisted_name(value: Any) -> Any:
 def _not_listed(value: str) -> str:
     problem = rules.unlisted_name_problem(value) if value else None
     if problem:
-        raise PydanticCustomError(problem.code, problem.message)
+        raise refuse(problem.code, **({"name": problem.listed.name} if problem.listed else {}))
     return value
 
 
@@ -224,7 +130,8 @@ class Cover(Section):
         description="推荐本项目的中央企业集团；不在列表中的有关单位，选择最后一项并填写单位名称",
         json_schema_extra={"x-widget": "select", "enum": RECOMMENDER_GROUP_VALUES,
                            "x-labels": [*campaign.CENTRAL_ENTERPRISES,
-                                        f"{campaign.UNLISTED_RECOMMENDER}（不在以上列表中）"],
+                                        wording.text("labels.unlisted_option",
+                                                     name=campaign.UNLISTED_RECOMMENDER)],
                            "x-required-when": {"recommender": campaign.OTHER_RECOMMENDER}},
     )] = ""
     recommender_other: Annotated[str, BeforeValidator(_unlisted_name), AfterValidator(_not_listed), Field(
@@ -241,19 +148,15 @@ class Cover(Section):
         # Each answer only where the one before it asks for it, so a unit is named exactly one way.
         central = self.recommender == campaign.OTHER_RECOMMENDER
         unlisted = central and self.recommender_group == campaign.UNLISTED_RECOMMENDER
+        names = {"other": campaign.OTHER_RECOMMENDER, "unlisted": campaign.UNLISTED_RECOMMENDER}
         if central and not self.recommender_group:
-            raise PydanticCustomError(
-                "required_when", f"选择“{campaign.OTHER_RECOMMENDER}”时请选择中央企业集团；不在列表中的有关单位选择"
-                                 f"“{campaign.UNLISTED_RECOMMENDER}”", {"field": "recommender_group"})
+            raise refuse("group_required", field="recommender_group", **names)
         if not central and self.recommender_group:
-            raise PydanticCustomError("forbidden_when", "推荐单位已从列表中选择，此项应留空",
-                                      {"field": "recommender_group"})
+            raise refuse("forbidden_when", field="recommender_group")
         if unlisted and not self.recommender_other:
-            raise PydanticCustomError("required_when", f"选择“{campaign.UNLISTED_RECOMMENDER}”时请填写推荐单位名称",
-                                      {"field": "recommender_other"})
+            raise refuse("other_required", field="recommender_other", **names)
         if not unlisted and self.recommender_other:
-            raise PydanticCustomError("forbidden_when", "推荐单位已从列表中选择，此项应留空",
-                                      {"field": "recommender_other"})
+            raise refuse("forbidden_when", field="recommender_other")
         return self
 
     @property
@@ -291,7 +194,7 @@ class Applicant(Section):
     @model_validator(mode="after")
     def _rd_within_staff(self) -> Applicant:
         if self.rd_staff > self.employees:
-            raise PydanticCustomError("rd_staff_exceeds", "研发人员数不能超过职工人数", {"field": "rd_staff"})
+            raise refuse("rd_staff_exceeds", field="rd_staff")
         return self
 
 
@@ -317,7 +220,7 @@ class Project(Section):
     @model_validator(mode="after")
     def _ends_after_start(self) -> Project:
         if self.end_date <= self.start_date:
-            raise PydanticCustomError("end_before_start", "项目结束时间应晚于开始时间", {"field": "end_date"})
+            raise refuse("end_before_start", field="end_date")
         return self
 
 
@@ -340,9 +243,7 @@ class Details(Section):
     def _owns_ip(self) -> Details:
         # The notice: 申报项目要求拥有自主知识产权.
         if self.patents + self.software_copyrights < 1:
-            raise PydanticCustomError(
-                "ip_required", "申报项目应拥有自主知识产权：发明专利数和软件著作权数至少有一项大于0",
-                {"field": "software_copyrights"})
+            raise refuse("ip_required", field="software_copyrights")
         return self
 
 
@@ -350,7 +251,7 @@ def _filename(value: Any) -> Any:
     # Only a label for people: path parts and odd characters go, so it can never steer where a file is written.
     if isinstance(value, str):
         value = re.split(r"[\\/]", value)[-1]
-        value = _CONTROL.sub("", value).strip(" .")
+        value = CONTROL.sub("", value).strip(" .")
     return value
 
 
@@ -366,12 +267,11 @@ def _attachments(items: list[Attachment]) -> list[Attachment]:
     kinds = [a.kind for a in items]
     for kind, (title, required) in ATTACHMENT_KINDS.items():
         if required and kind not in kinds:
-            raise PydanticCustomError("attachment_missing", "请上传{title}（PDF格式）", {"title": title})
+            raise refuse("attachment_missing", kind=title)
         if kinds.count(kind) > MAX_ATTACHMENTS_PER_KIND:
-            raise PydanticCustomError("attachment_too_many", "{title}最多上传{limit}个文件",
-                                      {"title": title, "limit": MAX_ATTACHMENTS_PER_KIND})
+            raise refuse("attachment_too_many", kind=title)
     if len({a.upload_id for a in items}) != len(items):
-        raise PydanticCustomError("attachment_repeated", "同一个文件不能重复添加")
+        raise refuse("attachment_repeated")
     return items
 
 
@@ -387,7 +287,7 @@ class Application(Section):
     details: Annotated[Details, Field(title="项目详细内容")]
     attachments: Annotated[list[Attachment], AfterValidator(_attachments), Field(
         title="附件材料",
-        description="PDF格式，每个文件不超过20MB；营业执照和知识产权证明必须上传",
+        description=f"PDF格式，每个文件不超过{formats.size_text(MAX_UPLOAD_BYTES)}；营业执照和知识产权证明必须上传",
         max_length=len(ATTACHMENT_KINDS) * MAX_ATTACHMENTS_PER_KIND,
         json_schema_extra={"x-widget": "attachments",
                            "x-kinds": [{"kind": k.value, "title": t, "required": r}
@@ -403,14 +303,14 @@ class Application(Section):
     @model_validator(mode="after")
     def _pledged(self) -> Application:
         if not self.pledge:
-            raise PydanticCustomError("pledge_required", "请阅读并勾选申报单位承诺", {"field": "pledge"})
+            raise refuse("missing.pledge", field="pledge")
         return self
 
 
 def form_schema() -> dict[str, Any]:
     """The JSON Schema of the 申报书, as the site's form and `/api/schema` publish it."""
-    from bdpilot.domain.errors import TEMPLATES
-
     schema = Application.model_json_schema()
-    schema["x-messages"] = TEMPLATES
+    # The browser words a failing field as the server does; the standing figures are filled in already.
+    schema["x-messages"] = {key: template for name in errors.SECTIONS
+                            for key, template in wording.published(name).items()}
     return schema

@@ -22,9 +22,10 @@ from annotated_types import MaxLen
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from bdpilot.domain import wording
 from bdpilot.domain.errors import TEMPLATES, FieldError, shown
 
-# Keys an object may carry beyond its model's fields and still reach pydantic, which names each one ("表单中没有…").
+# Keys an object may carry beyond its model's fields and still reach pydantic, which names each one (extra_forbidden).
 EXTRA_KEYS = 8
 # Longer key names are not the form's (and are quoted shortened: an answer never echoes a huge name).
 KEY_CHARS = 64
@@ -110,7 +111,8 @@ def _longest_text() -> int:
     """Text without a limit of its own (the form token, the honeypot) may be as long as the 申报书's longest."""
     from bdpilot.domain.application import Application
 
-    longest, models = 0, [Application]
+    longest = 0
+    models: list[type[BaseModel]] = [Application]
     while models:
         for info in models.pop().model_fields.values():
             longest = max(longest, _max_length(info) or 0)
@@ -159,7 +161,7 @@ def has_surrogate(text: str) -> bool:
 
 
 def _message(kind: str, title: str, **ctx: Any) -> str:
-    return TEMPLATES[kind].format(title=title, **ctx)
+    return wording.fill(TEMPLATES[kind], title=title, **ctx)
 
 
 def walk(value: Any, shape: Shape, path: str = "") -> Outcome:

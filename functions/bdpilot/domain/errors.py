@@ -1,63 +1,23 @@
 """Chinese messages for everything that can be wrong with a 申报书, one entry per failing field.
 
-The templates are published in the form's JSON Schema (`x-messages`), so the browser and the server word the
-same problem the same way.
+The templates live in the wording catalogue (errors, formats and rules sections) and are published in the form's
+JSON Schema (`x-messages`), so the browser and the server word the same problem the same way. Every error kind the
+models raise has a template there; the message a PydanticCustomError carries is never shown.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from bdpilot.domain import formats
+from bdpilot.domain import wording
 
-TEMPLATES: dict[str, str] = {
-    "missing": "请填写{title}",
-    "missing.select": "请选择{title}",
-    "missing.pledge": "请阅读并勾选{title}",
-    "missing.attachments": "请上传{title}",
-    "string_too_short": "请填写{title}",
-    "string_too_long": "{title}不能超过{max_length}个字（现为{actual_length}个字）",
-    "string_type": "{title}应为文字",
-    "string_pattern_mismatch": "{title}格式不正确",
-    "int_type": "{title}应为整数",
-    "int_parsing": "{title}应为整数",
-    "int_from_float": "{title}应为整数",
-    "greater_than_equal": "{title}不能小于{ge}",
-    "greater_than": "{title}应大于{gt}",
-    "less_than_equal": "{title}不能大于{le}",
-    "decimal_type": "{title}应为数字",
-    "decimal_parsing": "{title}应为数字",
-    "decimal_max_places": "{title}最多保留两位小数",
-    "decimal_max_digits": "{title}数值过大",
-    "decimal_whole_digits": "{title}数值过大",
-    "date_type": "{title}应为有效日期，如2020-01-31",
-    "date_parsing": "{title}应为有效日期，如2020-01-31",
-    "date_from_datetime_parsing": "{title}应为有效日期，如2020-01-31",
-    "date_from_datetime_inexact": "{title}应为有效日期，如2020-01-31",
-    "bool_type": "{title}应为是或否",
-    "bool_parsing": "{title}应为是或否",
-    "enum": "请从列表中选择{title}",
-    "literal_error": "请从列表中选择{title}",
-    "choice": "请从列表中选择{title}",
-    "model_type": "{title}应为一组字段",
-    "model_attributes_type": "{title}应为一组字段",
-    "dict_type": "{title}应为一组字段",
-    "list_type": "{title}应为列表",
-    "too_long": "{title}最多{max_length}项",
-    "too_short": "{title}至少需要{min_length}项",
-    "extra_forbidden": "表单中没有“{title}”这一项，请勿提交表单以外的内容",
-    "control_chars": "{title}含有不可见的控制字符，请删除后重试",
-    "lone_surrogate": "{title}含有无法识别的字符，请删除后重新输入",
-    "too_many_keys": "{title}含有{count}项表单以外的内容，请勿提交表单以外的内容",
-    "date_in_future": "{title}不能晚于今天",
-    "invalid": "{title}填写不正确",
-    **formats.MESSAGES,
-}
+# Every error kind's template, from the catalogue: pydantic's kinds and ours, the formats, the call's rules.
+SECTIONS = ("errors", "formats", "rules")
+TEMPLATES: dict[str, str] = {key: text for name in SECTIONS for key, text in wording.section(name).items()}
 
 
 # An answer lists at most this many failing fields; the summary says how many more there are.
@@ -103,7 +63,8 @@ def _widget(info: FieldInfo | None) -> str | None:
 def _message(model: type[BaseModel], error: Any, loc: tuple[str | int, ...]) -> str:
     info = field_info(model, loc)
     named = [p for p in loc if isinstance(p, str)]
-    title = (info.title if info and info.title else None) or (shown(named[-1]) if named else "申报书")
+    title = (info.title if info and info.title else None) or (
+        shown(named[-1]) if named else wording.text("answers.untitled"))
     kind = error["type"]
     if kind in ("too_long", "too_short") and isinstance(error.get("input"), str):
         kind = f"string_{kind}"
@@ -113,25 +74,22 @@ def _message(model: type[BaseModel], error: Any, loc: tuple[str | int, ...]) -> 
     if kind == "missing" and f"missing.{_widget(info)}" in TEMPLATES:
         kind = f"missing.{_widget(info)}"
     extra = info.json_schema_extra if info else None
-    if kind == "string_pattern_mismatch" and isinstance(extra, dict) and "x-messages" in extra:
-        return extra["x-messages"]["pattern"]  # type: ignore[index]
-    template = TEMPLATES.get(kind)
-    if template is None:
-        # Our own PydanticCustomError messages are complete Chinese sentences; pydantic's are English.
-        return error["msg"] if _CJK.search(error["msg"]) else TEMPLATES["invalid"].format(title=title)
-    ctx = dict(error.get("ctx") or {})
+    messages = extra.get("x-messages") if isinstance(extra, dict) else None
+    if kind == "string_pattern_mismatch" and isinstance(messages, dict) and isinstance(messages.get("pattern"), str):
+        return str(messages["pattern"])  # the field's own format message (formats section)
     value = error.get("input")
-    ctx.setdefault("actual_length", len(value) if isinstance(value, str | list) else "")
+    params = {"title": title, "actual_length": len(value) if isinstance(value, str | list) else "",
+              **(error.get("ctx") or {})}
     try:
-        return template.format(title=title, **ctx)
+        # A kind without a template is one of pydantic's that the form cannot produce: worded generically.
+        return wording.fill(TEMPLATES.get(kind, TEMPLATES["invalid"]), **params)
     except (KeyError, IndexError):
-        return TEMPLATES["invalid"].format(title=title)
+        return wording.fill(TEMPLATES["invalid"], title=title)
 
 
 _EMPTY_MEANS_MISSING = frozenset({"string_too_short", "date_parsing", "date_from_datetime_parsing", "int_parsing",
-                                  "decimal_parsing", "enum", "choice", "bool_parsing"} | formats.MESSAGES.keys())
-
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+                                  "decimal_parsing", "enum", "choice", "bool_parsing",
+                                  *wording.section("formats")})
 
 
 def field_errors(model: type[BaseModel], exc: ValidationError, prefix: str = "") -> list[FieldError]:
@@ -159,4 +117,4 @@ def listed(summary: str, fields: list[FieldError]) -> tuple[str, list[FieldError
     hidden = len(fields) - MAX_LISTED
     if hidden <= 0:
         return summary, fields
-    return f"{summary}（另有{hidden}处问题未列出）", fields[:MAX_LISTED]
+    return summary + wording.text("answers.more", hidden=hidden), fields[:MAX_LISTED]

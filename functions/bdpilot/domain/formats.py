@@ -1,4 +1,5 @@
-"""Exact formats of the codes and numbers on the 申报书, with the Chinese message shown when one is wrong.
+"""Exact formats of the codes and numbers on the 申报书 (the message shown when one is wrong is the wording
+catalogue's `formats` section, keyed by the error kinds below and in application.py).
 
 Each format is a pattern (published in the JSON Schema, so the browser checks the same thing) plus, for the
 统一社会信用代码, the GB 32100-2015 check character.
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from bdpilot.domain import wording
 from bdpilot.domain.campaign import TZ
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015: no I, O, S, V, Z
@@ -21,22 +23,14 @@ LANDLINE_PATTERN = r"^0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?$"
 POSTCODE_PATTERN = r"^[0-9]{6}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
 
-MESSAGES = {
-    "uscc_format": "统一社会信用代码应为18位数字或大写字母（不含I、O、S、V、Z），如91350100M000100Y43",
-    "uscc_check": "统一社会信用代码校验位不正确，请核对营业执照上的代码",
-    "mobile": "请输入11位手机号码，如13800138000",
-    "landline": "请输入带区号的固定电话，如010-88692450，分机号用“-”连接",
-    "postcode": "邮政编码应为6位数字",
-    "email": "请输入有效的电子邮箱地址，如name@example.com",
-}
-
 _SPACES = re.compile(r"\s+")
 
 
 def halfwidth(value: str) -> str:
     """Full-width digits, letters and hyphens typed on a Chinese keyboard become ASCII; spaces go."""
     value = unicodedata.normalize("NFKC", value)
-    return _SPACES.sub("", value.replace("－", "-").replace("—", "-"))
+    # NFKC has made a full-width hyphen ASCII already; an em dash it keeps.
+    return _SPACES.sub("", value.replace("\N{EM DASH}", "-"))
 
 
 def uscc_check_char(first17: str) -> str:
@@ -51,7 +45,8 @@ def normalize_uscc(value: str) -> str:
 
 
 def uscc_problem(code: str) -> str | None:
-    """Why a normalized code is not a valid 统一社会信用代码 (a key of MESSAGES), or None if it is."""
+    """Why a normalized code is not a valid 统一社会信用代码 (the error kind `uscc_format` or `uscc_check`), or
+    None if it is."""
     if not re.fullmatch(USCC_PATTERN, code):
         return "uscc_format"
     if uscc_check_char(code[:17]) != code[17]:
@@ -75,4 +70,9 @@ def beijing_time(value: Any, *, seconds: bool = True) -> str:
         when = datetime.fromisoformat(str(value)).astimezone(TZ)
     except ValueError:
         return str(value or "")
-    return f"{when.year}年{when.month}月{when.day}日 {when:{'%H:%M:%S' if seconds else '%H:%M'}}（北京时间）"
+    return wording.text("dates.beijing", date=date_text(when), time=f"{when:{'%H:%M:%S' if seconds else '%H:%M'}}")
+
+
+def date_text(day: date) -> str:
+    """A date for people: 2019年11月22日."""
+    return wording.text("dates.date", year=day.year, month=day.month, day=day.day)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bdpilot.domain import campaign
+from bdpilot.domain.unitwords import AFTER_CITY_NOT_A_CITY, CATEGORY_WORDS, CITY, PREFIXES, SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -44,18 +45,7 @@ _NOT_ASCII = "[^\x00-\x7f]"
 _SPACE_IN_CJK = re.compile(f"(?<={_NOT_ASCII}) (?={_NOT_ASCII})")
 # What a name's key drops: punctuation and spaces (after NFKC, full-width brackets are ASCII ones).
 _PUNCTUATION = re.compile(r"[\W_]+")
-# Words around a name that do not make it another unit: company forms, 集团, the region's own suffix, and the
-# departments that act as a region's 推荐单位. Longest first, stripped repeatedly.
-_SUFFIXES = tuple(sorted((
-    "股份有限公司", "有限责任公司", "有限公司", "集团公司", "总公司", "公司", "集团", "控股", "股份",
-    "省", "市", "自治区", "壮族自治区", "回族自治区", "维吾尔自治区",
-    "人民政府", "政府", "工业和信息化厅", "工业和信息化局", "工业和信息化委员会", "工信厅", "工信局", "工信委",
-    "经济和信息化厅", "经济和信息化局", "经济和信息化委员会", "经信厅", "经信局", "经信委",
-    "大数据局", "大数据管理局", "大数据发展管理局", "大数据中心", "大数据产业主管部门", "主管部门",
-), key=len, reverse=True))
-_PREFIXES = ("中华人民共和国", "中国", "中华", "国家")
-# What people type when they mean a category rather than a unit.
-_CATEGORY_WORDS = ("中央企业", "央企", "中央企业集团或其他有关单位", "其他有关单位", "有关单位", "其他", "无")
+
 
 
 def clean_name(raw: str) -> str:
@@ -73,11 +63,11 @@ def name_key(name: str) -> str:
     key = _PUNCTUATION.sub("", clean_name(name))
     while True:
         before = key
-        for suffix in _SUFFIXES:
+        for suffix in SUFFIXES:
             if key.endswith(suffix) and len(key) > len(suffix):
                 key = key[:-len(suffix)]
                 break
-        for prefix in _PREFIXES:
+        for prefix in PREFIXES:
             if key.startswith(prefix) and len(key) > len(prefix):
                 key = key[len(prefix):]
                 break
@@ -89,17 +79,16 @@ def name_key(name: str) -> str:
 _LISTED_KEYS: dict[str, campaign.Recommender] = {}
 for _r in campaign.LISTED_RECOMMENDERS:
     _LISTED_KEYS.setdefault(name_key(_r.name), _r)
-_CATEGORY_KEYS = frozenset(name_key(w) for w in _CATEGORY_WORDS)
-# A region's full name anywhere in a name (河北省工业和信息化厅); "市" before "场" is 市场, not a city.
+_CATEGORY_KEYS = frozenset(name_key(w) for w in CATEGORY_WORDS)
+# A region's full name anywhere in a name (河北省工业和信息化厅), except a city's name running on into 市场.
 _REGION_NAMES = re.compile("|".join(
-    re.escape(n) + ("(?!场)" if n.endswith("市") else "")
+    re.escape(n) + (f"(?!{AFTER_CITY_NOT_A_CITY})" if n.endswith(CITY) else "")
     for n in sorted((r.name for r in campaign.RECOMMENDERS), key=len, reverse=True)))
 
 
 @dataclass(frozen=True)
 class NameProblem:
-    code: str
-    message: str
+    code: str  # an error kind, worded by the catalogue's `rules` section (with the listed unit's {name})
     listed: campaign.Recommender | None = None
 
 
@@ -113,13 +102,11 @@ def unlisted_name_problem(name: str) -> NameProblem | None:
     if listed is None and (m := _REGION_NAMES.search(compact)):
         listed = campaign.RECOMMENDERS_BY_NAME[m.group(0)]
     if listed is not None and listed.kind is campaign.RecommenderKind.CENTRAL:
-        return NameProblem("recommender_listed", f"“{listed.name}”在中央企业集团列表中：请在“中央企业集团”中直接"
-                                                 f"选择该单位，此处只填写列表以外的单位", listed)
+        return NameProblem("recommender_listed_central", listed)
     if listed is not None:
-        return NameProblem("recommender_listed", f"“{listed.name}”在推荐单位列表中：请在“推荐单位”中直接选择"
-                                                 f"“{listed.name}”，此处只填写列表以外的单位", listed)
+        return NameProblem("recommender_listed", listed)
     if key in _CATEGORY_KEYS:
-        return NameProblem("recommender_category", "请填写推荐单位的全称，而不是单位类别")
+        return NameProblem("recommender_category")
     return None
 
 

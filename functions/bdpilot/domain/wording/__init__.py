@@ -3,9 +3,10 @@
 The catalogue is the TOML files in this folder; a file is a section, so `admin.toml`'s `not_found` is
 `text("admin.not_found")`. Sentences are `str.format` templates. The standing figures (the upload limit, the
 number of files per kind) are filled in from the models here, so no sentence types a number that the code
-also holds; anything else (a reference, the effective deadline formatted by `formats.deadline_text`) is passed
+also holds; anything else (a reference, the effective deadline formatted by `formats.beijing_time`) is passed
 by the caller. `raw()` returns a template unformatted, for templates filled later (field errors) or in the
-browser, which receives the sections it needs with the form's schema.
+browser, which receives the sections it needs with the form's schema (`published()`: the standing figures
+already filled in, so the browser never needs to know them).
 """
 
 from __future__ import annotations
@@ -46,17 +47,38 @@ def figures() -> dict[str, Any]:
     }
 
 
+class _Params(dict[str, Any]):
+    """The caller's parameters, then the standing figures, looked up only when a sentence names one: a sentence
+    without figures can be worded while the models themselves are still being imported."""
+
+    def __missing__(self, key: str) -> Any:
+        return figures()[key]
+
+
 def raw(key: str) -> str:
     """The template itself (KeyError names a missing key: a typo fails the first test that reaches it)."""
     return catalogue()[key]
 
 
+def fill(template: str, /, **params: Any) -> str:
+    """A template (from `raw` or `section`) with the standing figures and `params` filled in."""
+    return template.format_map(_Params(params))
+
+
 def text(key: str, /, **params: Any) -> str:
     """The sentence `key`, with the standing figures and `params` filled in."""
-    return raw(key).format_map({**figures(), **params})
+    return fill(raw(key), **params)
 
 
 def section(name: str) -> dict[str, str]:
     """One section's templates, unformatted, keyed without the section name (e.g. for the browser)."""
     prefix = f"{name}."
     return {key.removeprefix(prefix): value for key, value in catalogue().items() if key.startswith(prefix)}
+
+
+def published(name: str) -> dict[str, str]:
+    """One section for the browser: the standing figures filled in, every other placeholder left for it."""
+    result = section(name)
+    for figure, value in figures().items():
+        result = {key: template.replace(f"{{{figure}}}", str(value)) for key, template in result.items()}
+    return result
