@@ -44,7 +44,8 @@ from moto import mock_aws
 from tests.factories import application, uscc
 
 WORKERS = 8  # the export's default read-ahead
-LONG = "本项目围绕数据采集、治理、分析与应用开展建设，形成可复制推广的经验。" * 12  # ~400 characters
+_BASE = application()
+LONG = (_BASE["project"]["summary"] * 400)[:400]  # 400 characters of the factory's own text
 
 
 def _item(values: dict[str, str | int]) -> dict[str, Any]:
@@ -65,8 +66,9 @@ def seed(table: str, bucket: str, count: int) -> None:
         direction = campaign.DIRECTIONS[i % len(campaign.DIRECTIONS)].number
         recommender = recommenders[i % len(recommenders)]
         app = application(
-            cover={"direction": direction, "recommender": recommender, "project_name": f"大数据试点示范项目{i}"},
-            applicant={"uscc": uscc(i), "name": f"示例科技有限公司{i}", "main_business": LONG},
+            cover={"direction": direction, "recommender": recommender,
+                   "project_name": f"{_BASE['cover']['project_name']}{i}"},
+            applicant={"uscc": uscc(i), "name": f"{_BASE['applicant']['name']}{i}", "main_business": LONG},
             project={"summary": LONG},
             details={k: LONG for k in ("background", "solution", "innovation", "ip", "benefits", "demonstration",
                                        "security")},
@@ -97,20 +99,20 @@ def bare_reads(store: Any) -> int:
 
 def bare_reads_ahead(store: Any, workers: int = WORKERS) -> int:
     """The same reads, fetched the way the export fetches them (read-ahead in threads)."""
-    from bdpilot.ops import export
+    from bdpilot.ops.admin import exporting
 
     n = 0
-    for _, _, data in export.prefetch(store, store.query("time"), workers):
+    for _, _, data in exporting.prefetch(store, store.query("time"), workers):
         assert data is not None
         n += 1
     return n
 
 
 def run_export(store: Any, out: Path, *, as_zip: bool) -> int:
-    from bdpilot.ops import export
+    from bdpilot.ops.admin import exporting, selection
 
     dest = out / ("e.zip" if as_zip else "e")
-    report = export.export(store, export.Filters(), dest, as_zip=as_zip, attachments=False, workers=WORKERS)
+    report = exporting.export(store, selection.Filters(), dest, as_zip=as_zip, attachments=False, workers=WORKERS)
     assert not report.warnings.count, report.warnings.summary()
     return report.submissions
 
@@ -141,7 +143,7 @@ def storage(in_process: bool, size: int) -> Iterator[Any]:
     """A Store on a fresh stack: in this process (mock_aws), or in a moto server of its own, so that the
     storage's own allocations and CPU are not the export's (as with AWS, where storage is remote)."""
     from bdpilot.ops import stack
-    from bdpilot.store import Store
+    from bdpilot.store.reader import Reader as Store
 
     if in_process:
         with mock_aws():

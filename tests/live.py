@@ -41,7 +41,7 @@ class LiveRun:
         return (self.data_dir / "serve.log").read_text(errors="replace")
 
     def store(self) -> Any:
-        from bdpilot.store import Store
+        from bdpilot.store.reader import Reader as Store
 
         session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
         return Store(self.target["table"], self.target["bucket"], session=session,

@@ -24,7 +24,9 @@ import requests
 
 from bdpilot import store
 from bdpilot.domain import campaign
-from bdpilot.ops import admin, export
+from bdpilot.ops.admin import cells as admin_cells
+from bdpilot.ops.admin import command, exits, writers
+from bdpilot.store import reader
 from tests.conftest import Applicant
 from tests.factories import PDF, attachments, uscc
 from tests.live import submit_over_http
@@ -54,7 +56,7 @@ class Seeded:
 
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = admin.main(list(argv), out=out, err=err)
+    code = command.main(list(argv), out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -147,25 +149,25 @@ def test_list_filters_and_order(seeded, api_calls):
 def test_list_table_csv_and_limit(seeded):
     code, out, _ = run("list")
     assert code == 0
-    assert out.splitlines()[0].split()[:3] == ["受理编号", "提交时间", "方向"]
+    assert out.splitlines()[0].split()[:3] == ["申报编号", "提交时间", "方向"]
     assert all(ref in out for ref in seeded.refs)
     assert f"共{len(seeded.refs)}份（全部）" in out
     code, out, _ = run("list", "--limit", "3", "--desc")
     assert sum(ref in out for ref in seeded.refs) == 3 and "已按 --limit 截断" in out
     code, out, _ = run("list", "--format", "csv", "-r", "河北省")
     rows = list(csv.DictReader(io.StringIO(out)))
-    hostile = next(r for r in rows if r["受理编号"] == seeded.refs[-1])
+    hostile = next(r for r in rows if r["申报编号"] == seeded.refs[-1])
     assert hostile["项目名称"] == "'" + HOSTILE["project_name"] and hostile["申报单位"] == "'" + HOSTILE["name"]
 
 
 def test_list_pages_through_the_index(seeded, monkeypatch):
     # Pages of two: nine items need five queries; every item comes back once, in order.
-    real = store.Store.query
+    real = reader.Reader.query
 
     def small_pages(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         return real(self, *args, **{**kwargs, "page_size": 2})
 
-    monkeypatch.setattr(store.Store, "query", small_pages)
+    monkeypatch.setattr(reader.Reader, "query", small_pages)
     assert [i["reference"] for i in listed()] == seeded.refs
 
 
@@ -208,13 +210,13 @@ def test_show_every_field_attachments_and_digest(seeded, aws):
     receipt = seeded.receipts[ref]
     code, out, err = run("show", ref)
     assert code == 0, err
-    assert f"受理编号：{ref}" in out and f"数字摘要（SHA-256）：{receipt['digest']}" in out
+    assert f"申报编号：{ref}" in out and f"数字摘要（SHA-256）：{receipt['digest']}" in out
     record = receipt["record"]
-    for col in export.form_columns():
+    for col in admin_cells.form_columns():
         if col.kind == "files":
             continue
         value = col.value(record)
-        shown = "是" if value is True else str(value)
+        shown = "已承诺" if value is True else str(value)  # the only true/false field is the pledge
         assert f"{col.header.split('/')[-1]}：{shown}" in out, col.header
     assert "申报方向：3（方向3 工业大数据融合应用—重点行业方向）" in out
     assert "营业执照（或法人证书）：营业执照.pdf → license-1.pdf" in out and "ip-1.pdf" in out
@@ -230,7 +232,7 @@ def test_show_reports_a_missing_attachment(seeded, aws):
     ref = seeded.refs[0]
     aws.s3.delete_object(Bucket=aws.bucket, Key=store.attachment_key(ref, "ip-1.pdf"))
     code, out, _ = run("show", ref)
-    assert code == admin.INCOMPLETE and "ip-1.pdf，" in out and "缺失" in out
+    assert code == exits.INCOMPLETE and "ip-1.pdf，" in out and "缺失" in out
 
 
 def test_verify_matches_then_fails_after_the_record_is_altered(seeded, aws):
@@ -241,14 +243,14 @@ def test_verify_matches_then_fails_after_the_record_is_altered(seeded, aws):
     code, out, _ = run("verify", ref, "--digest", digest.upper())
     assert code == 0 and "与纸质版摘要相符" in out
     code, out, _ = run("verify", ref, "--digest", "0" * 64)
-    assert code == admin.MISMATCH and "纸质版上的摘要与网上存储的申报书不一致" in out
+    assert code == exits.MISMATCH and "纸质版上的摘要与网上存储的申报书不一致" in out
 
     key = store.record_key(ref)
     record = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read())
     record["application"]["applicant"]["revenue"] = "999999.00"
     aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=json.dumps(record, ensure_ascii=False).encode())
     code, out, _ = run("verify", ref)
-    assert code == admin.MISMATCH and "核验结果：不一致" in out
+    assert code == exits.MISMATCH and "核验结果：不一致" in out
     assert "存储的申报书与提交时登记的摘要不一致" in out
     # The others are untouched.
     assert run("verify", seeded.refs[3])[0] == 0
@@ -258,20 +260,20 @@ def test_verify_notices_a_missing_attachment(seeded, aws):
     ref = seeded.refs[1]
     aws.s3.delete_object(Bucket=aws.bucket, Key=store.attachment_key(ref, "license-1.pdf"))
     code, out, _ = run("verify", ref)
-    assert code == admin.INCOMPLETE and "存储中缺少附件 license-1.pdf" in out and "核验结果：不完整" in out
+    assert code == exits.INCOMPLETE and "存储中缺少附件 license-1.pdf" in out and "核验结果：不完整" in out
 
 
 def test_unknown_and_malformed_references(seeded):
     code, _, err = run("show", "BD2020-2345-6789-ABCD-EFGH")  # well formed but fails its check character
-    assert code == admin.NOT_FOUND and "不是有效的受理编号" in err
+    assert code == exits.NOT_FOUND and "不是有效的申报编号" in err
     ref = seeded.refs[0]
     other = _valid_unused(seeded.refs)
-    for command in ("show", "verify", "download"):
-        code, _, err = run(command, other)
-        assert code == admin.NOT_FOUND, command
-        assert f"没有受理编号为 {other} 的申报书" in err
+    for name in ("show", "verify", "download"):
+        code, _, err = run(name, other)
+        assert code == exits.NOT_FOUND, name
+        assert f"没有申报编号为 {other} 的申报书" in err
     code, _, err = run("show", "../../etc/passwd")
-    assert code == admin.NOT_FOUND
+    assert code == exits.NOT_FOUND
     assert run("show", ref)[0] == 0
     # As a person types it: lower case, no dashes, without the prefix.
     assert run("show", ref.lower().replace("-", ""))[0] == 0
@@ -305,7 +307,7 @@ def _expected_csv(value: str) -> str:
     return "'" + shown if shown.startswith(FORMULA_STARTS) else shown
 
 
-def _check_cell(col: export.Column, cell: Any, value: Any) -> None:
+def _check_cell(col: admin_cells.Column, cell: Any, value: Any) -> None:
     """An XLSX cell against the stored value: numbers as numbers, dates as dates, text safe."""
     if col.kind == "money":
         assert cell.data_type == "n" and Decimal(str(cell.value)) == Decimal(value), col.header
@@ -314,7 +316,7 @@ def _check_cell(col: export.Column, cell: Any, value: Any) -> None:
     elif col.kind == "date":
         assert isinstance(cell.value, datetime) and cell.value.date().isoformat() == value, col.header
     elif col.kind == "bool":
-        assert cell.value == ("是" if value else "否")
+        assert cell.value == ("已承诺" if value else "未承诺")
     elif col.kind == "files":
         for f in value:
             assert f["filename"] in cell.value and f["name"] in cell.value
@@ -326,11 +328,11 @@ def _check_cell(col: export.Column, cell: Any, value: Any) -> None:
         assert cell.value == _visible(value), col.header  # the submitted text, no ' added
 
 
-def _check_csv_value(col: export.Column, text: str, value: Any) -> None:
+def _check_csv_value(col: admin_cells.Column, text: str, value: Any) -> None:
     if col.kind in ("money", "int", "date"):
         assert text == str(value), col.header
     elif col.kind == "bool":
-        assert text == ("是" if value else "否")
+        assert text == ("已承诺" if value else "未承诺")
     elif col.kind == "files":
         assert all(f["filename"] in text for f in value)
     else:
@@ -338,7 +340,7 @@ def _check_csv_value(col: export.Column, text: str, value: Any) -> None:
 
 
 def _check_export(root: Path | zipfile.Path, seeded: Seeded, aws: Any) -> None:
-    cols = export.columns()
+    cols = admin_cells.columns()
     headers = [c.header for c in cols]
     stored = {ref: aws.s3.get_object(Bucket=aws.bucket, Key=store.record_key(ref))["Body"].read()
               for ref in seeded.refs}
@@ -363,25 +365,25 @@ def _check_export(root: Path | zipfile.Path, seeded: Seeded, aws: Any) -> None:
         record, row = json.loads(stored[ref]), by_ref[ref]
         assert row["提交时间"] == record["received_at"] and row["数字摘要（SHA-256）"] == seeded.receipts[ref]["digest"]
         assert row["状态"] == "已受理" and row["摘要核验"] == "一致"
-        for col in export.form_columns():
+        for col in admin_cells.form_columns():
             _check_csv_value(col, row[col.header], col.value(record))
 
     # XLSX: a summary sheet, then one sheet per direction; every field of every submission in its sheet.
     with (root / "submissions.xlsx").open("rb") as handle:
         book = openpyxl.load_workbook(io.BytesIO(handle.read()))
-    assert book.sheetnames == ["汇总", *(export.sheet_title(d.number) for d in campaign.DIRECTIONS)]
+    assert book.sheetnames == ["汇总", *(writers.sheet_title(d.number) for d in campaign.DIRECTIONS)]
     seen = []
     for direction in campaign.DIRECTIONS:
-        sheet = book[export.sheet_title(direction.number)]
+        sheet = book[writers.sheet_title(direction.number)]
         rows_ = list(sheet.iter_rows())
         assert [c.value for c in rows_[0]] == headers
         for row_cells in rows_[1:]:
             cells = dict(zip(headers, row_cells, strict=True))
-            ref = cells["受理编号"].value
+            ref = cells["申报编号"].value
             record = json.loads(stored[ref])
             assert record["application"]["cover"]["direction"] == direction.number
             assert cells["方向名称"].value == direction.label
-            for col in export.form_columns():
+            for col in admin_cells.form_columns():
                 _check_cell(col, cells[col.header], col.value(record))
             seen.append(ref)
     assert sorted(seen) == sorted(seeded.refs)
@@ -400,7 +402,7 @@ def test_export_to_a_folder(seeded, aws, tmp_path):
     assert not list(dest.rglob("*.part"))
     # The hostile record: text that looks like a formula is text, the loss is a number.
     book = openpyxl.load_workbook(dest / "submissions.xlsx")
-    rows = list(book[export.sheet_title(3)].iter_rows())
+    rows = list(book[writers.sheet_title(3)].iter_rows())
     headers = [c.value for c in rows[0]]
     hostile = next(dict(zip(headers, r, strict=True)) for r in rows[1:] if r[0].value == seeded.refs[-1])
     assert hostile["项目名称"].value == "=cmd|' /C calc'!A0" and hostile["项目名称"].data_type == "s"
@@ -412,7 +414,7 @@ def test_export_to_a_folder(seeded, aws, tmp_path):
     assert not any(c.data_type == "f" for r in rows for c in r)
     # Refuses to write over a previous export.
     code, _, err = run("export", "-o", str(dest))
-    assert code == admin.LOCAL_FILE and "已存在" in err
+    assert code == exits.LOCAL_FILE and "已存在" in err
 
 
 def test_export_to_a_zip_with_filters_and_upload(seeded, aws, tmp_path):
@@ -441,8 +443,8 @@ def test_export_one_direction_has_one_sheet(seeded, tmp_path):
     code, _, _ = run("export", "-o", str(tmp_path / "d6"), "-d", "6", "--no-attachments")
     assert code == 0
     book = openpyxl.load_workbook(tmp_path / "d6" / "submissions.xlsx")
-    assert book.sheetnames == ["汇总", export.sheet_title(6)]
-    assert book[export.sheet_title(6)].max_row == 4
+    assert book.sheetnames == ["汇总", writers.sheet_title(6)]
+    assert book[writers.sheet_title(6)].max_row == 4
 
 
 def test_export_reports_missing_files_and_altered_records(seeded, aws, tmp_path):
@@ -452,7 +454,7 @@ def test_export_reports_missing_files_and_altered_records(seeded, aws, tmp_path)
     aws.s3.put_object(Bucket=aws.bucket, Key=key,
                       Body=aws.s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read() + b" ")
     code, _, err = run("export", "-o", str(tmp_path / "x.zip"))
-    assert code == admin.MISMATCH  # an altered record outranks a missing file
+    assert code == exits.MISMATCH  # an altered record outranks a missing file
     assert f"{first}：存储中缺少附件 ip-1.pdf" in err
     assert f"{second}：存储的申报书与提交时登记的摘要不一致" in err
     with zipfile.ZipFile(tmp_path / "x.zip") as archive:
@@ -490,7 +492,7 @@ def test_download_never_takes_names_from_the_stored_record(seeded, aws, tmp_path
     record["files"][0]["name"] = "../../escaped.pdf"
     aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=json.dumps(record).encode())
     code, _, err = run("download", ref, "-o", str(tmp_path / "out"))
-    assert code == admin.MISMATCH and "不符合规范" in err  # an edited record: saved apart, never as genuine
+    assert code == exits.MISMATCH and "不符合规范" in err  # an edited record: saved apart, never as genuine
     assert not (tmp_path / "escaped.pdf").exists() and not list(tmp_path.rglob("escaped.pdf"))
     assert not (tmp_path / "out" / ref).exists()
     assert sorted(p.name for p in (tmp_path / "out" / f"{ref}-未通过核验").iterdir()) == [
@@ -504,13 +506,13 @@ def test_wrong_table_or_bucket(seeded, monkeypatch, tmp_path):
     table = os.environ["BDPILOT_TABLE"]
     monkeypatch.setenv("BDPILOT_TABLE", "no-such-table")
     code, _, err = run("list")
-    assert code == admin.NO_TARGET and "数据表“no-such-table”不存在" in err
+    assert code == exits.NO_TARGET and "数据表“no-such-table”不存在" in err
     monkeypatch.setenv("BDPILOT_TABLE", table)
     monkeypatch.setenv("BDPILOT_BUCKET", "no-such-bucket")
     code, _, err = run("show", seeded.refs[0])
-    assert code == admin.NO_TARGET and "存储桶“no-such-bucket”不存在" in err
+    assert code == exits.NO_TARGET and "存储桶“no-such-bucket”不存在" in err
     code, _, err = run("export", "-o", str(tmp_path / "unused.zip"))
-    assert code == admin.NO_TARGET
+    assert code == exits.NO_TARGET
     assert not (tmp_path / "unused.zip").exists()
 
 
@@ -518,10 +520,10 @@ def test_target_from_the_stack_outputs(seeded, monkeypatch):
     monkeypatch.delenv("BDPILOT_TABLE")
     monkeypatch.delenv("BDPILOT_BUCKET")
     code, _, err = run("list")
-    assert code == admin.NO_TARGET and "--stack" in err
+    assert code == exits.NO_TARGET and "--stack" in err
     assert [i["reference"] for i in listed("--stack", "bdpilot-test")] == seeded.refs
     code, _, err = run("--stack", "no-such-stack", "list")
-    assert code == admin.NO_TARGET and "堆栈" in err
+    assert code == exits.NO_TARGET and "堆栈" in err
 
 
 def test_no_credentials(monkeypatch, tmp_path):
@@ -535,19 +537,19 @@ def test_no_credentials(monkeypatch, tmp_path):
     monkeypatch.setenv("BDPILOT_TABLE", "t")
     monkeypatch.setenv("BDPILOT_BUCKET", "b")
     code, _, err = run("list")
-    assert code == admin.NO_ACCESS and "找不到可用的AWS凭证" in err
+    assert code == exits.NO_ACCESS and "找不到可用的AWS凭证" in err
     code, _, err = run("--profile", "nobody", "list")
-    assert code == admin.NO_ACCESS and "nobody" in err
+    assert code == exits.NO_ACCESS and "nobody" in err
 
 
 def test_local_without_a_running_local_run(tmp_path, monkeypatch):
     monkeypatch.setenv("BDPILOT_LOCAL_DIR", str(tmp_path))
     code, _, err = run("--local", "list")
-    assert code == admin.NO_TARGET and "bdpilot serve" in err
+    assert code == exits.NO_TARGET and "bdpilot serve" in err
     (tmp_path / "endpoint.json").write_text(json.dumps({"aws_endpoint": "http://127.0.0.1:9", "table": "t",
                                                        "bucket": "b"}))
     code, _, err = run("list", "--local")
-    assert code == admin.NO_TARGET and "无法连接本地运行" in err
+    assert code == exits.NO_TARGET and "无法连接本地运行" in err
 
 
 # ---------------------------------------------------------------------------------------------- the local run
@@ -590,7 +592,7 @@ def test_admin_against_the_local_run(live, tmp_path):
 def test_a_missing_attachment_alone_exits_incomplete(seeded, aws, tmp_path):
     aws.s3.delete_object(Bucket=aws.bucket, Key=store.attachment_key(seeded.refs[2], "license-1.pdf"))
     code, _, err = run("export", "-o", str(tmp_path / "y"))
-    assert code == admin.INCOMPLETE and "缺少附件 license-1.pdf" in err
+    assert code == exits.INCOMPLETE and "缺少附件 license-1.pdf" in err
     assert not (tmp_path / "y" / seeded.refs[2] / "license-1.pdf").exists()
     assert (tmp_path / "y" / seeded.refs[2] / "ip-1.pdf").exists()
 
@@ -599,11 +601,11 @@ def test_a_damaged_record(seeded, aws, tmp_path):
     ref = seeded.refs[3]
     aws.s3.put_object(Bucket=aws.bucket, Key=store.record_key(ref), Body=b"\x00not json")
     code, _, err = run("show", ref)
-    assert code == admin.MISMATCH and "不是有效的申报书JSON" in err
+    assert code == exits.MISMATCH and "不是有效的申报书JSON" in err
     code, out, _ = run("verify", ref)
-    assert code == admin.MISMATCH and "record.json 不是有效的申报书JSON" in out
+    assert code == exits.MISMATCH and "record.json 不是有效的申报书JSON" in out
     code, _, err = run("export", "-o", str(tmp_path / "z"), "--no-attachments")
-    assert code == admin.MISMATCH and f"{ref}：record.json 不是有效的申报书JSON" in err
+    assert code == exits.MISMATCH and f"{ref}：record.json 不是有效的申报书JSON" in err
     rows = list(csv.reader(io.StringIO((tmp_path / "z" / "submissions.csv").read_text("utf-8-sig"))))
     assert len(rows) == len(seeded.refs) + 1
     damaged = next(r for r in rows if r[0] == ref)

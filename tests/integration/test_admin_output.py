@@ -17,7 +17,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from bdpilot.ops import admin, export
+from bdpilot.ops.admin import command, exits, terminal, writers
 from tests.conftest import Applicant
 from tests.factories import attachments, uscc
 from tests.integration.test_admin import api_calls, run  # noqa: F401  (api_calls is a fixture)
@@ -54,7 +54,7 @@ def test_list_names_invisible_controls_and_a_tab_cannot_break_its_columns(refs):
     assert "<U+202E>目项据数大 二期" in out and "示例<U+200B>科技" in out
     # Every row's 状态 column starts at the same display column as the header's.
     lines = out.splitlines()
-    starts = [admin.width(line[:line.index(word)]) for line, word in
+    starts = [terminal.width(line[:line.index(word)]) for line, word in
               [(lines[0], "状态"), *((x, "已受理") for x in lines[2:4])]]
     assert len(set(starts)) == 1, out
 
@@ -77,7 +77,7 @@ def test_json_output_escapes_controls_and_keeps_the_value(refs, aws):
             return True
 
     screen = Terminal()
-    assert admin.main(["show", refs["tricky"], "--json"], out=screen, err=io.StringIO()) == 0
+    assert command.main(["show", refs["tricky"], "--json"], out=screen, err=io.StringIO()) == 0
     assert not set(screen.getvalue()) & {"\u202e", "\u200b"}
     stored = aws.s3.get_object(Bucket=aws.bucket, Key=f"submissions/{refs['tricky']}/record.json")["Body"].read()
     assert json.loads(screen.getvalue()) == json.loads(stored)  # the same JSON, escaped only on a terminal
@@ -94,7 +94,7 @@ def _console(monkeypatch: pytest.MonkeyPatch, encoding: str) -> io.BytesIO:
 def test_a_gbk_console_gets_no_traceback(refs, monkeypatch):
     for argv in (["list"], ["show", refs["tricky"]], ["stats"], ["list", "--format", "csv"]):
         raw = _console(monkeypatch, "gbk")
-        assert admin.main(argv) == 0, argv
+        assert command.main(argv) == 0, argv
         sys.stdout.flush()
         text = raw.getvalue().decode("gbk")
         assert refs["tricky"] in text or argv == ["stats"]
@@ -102,7 +102,7 @@ def test_a_gbk_console_gets_no_traceback(refs, monkeypatch):
             assert "示例<U+200B>科技?" in text  # 😀 is not in GBK: replaced, not a crash
     # JSON loses nothing: what GBK cannot hold is a \u escape.
     raw = _console(monkeypatch, "gbk")
-    assert admin.main(["list", "--format", "json"]) == 0
+    assert command.main(["list", "--format", "json"]) == 0
     sys.stdout.flush()
     items = {i["reference"]: i for i in map(json.loads, raw.getvalue().decode("gbk").splitlines())}
     assert items[refs["tricky"]]["unit_name"] == TRICKY["applicant"]["name"]
@@ -114,7 +114,7 @@ def test_a_gbk_console_gets_no_traceback(refs, monkeypatch):
 def test_csv_neutralises_formulas_of_both_widths_and_xlsx_keeps_the_exact_text(refs, tmp_path):
     code, _, err = run("export", "-o", str(tmp_path / "x"), "--no-attachments")
     assert code == 0, err
-    rows = {r["受理编号"]: r for r in csv.DictReader(io.StringIO(
+    rows = {r["申报编号"]: r for r in csv.DictReader(io.StringIO(
         (tmp_path / "x" / "submissions.csv").read_text("utf-8-sig")))}
     row = rows[refs["tricky"]]
     assert row["主营业务"] == "'＝HYPERLINK(\"http://x\")" and row["法定代表人"] == "'﹦1+1"
@@ -122,7 +122,7 @@ def test_csv_neutralises_formulas_of_both_widths_and_xlsx_keeps_the_exact_text(r
     assert row["项目名称"] == "<U+202E>目项据数大\t二期" and row["单位名称"] == "示例<U+200B>科技😀有限公司"
 
     book = openpyxl.load_workbook(tmp_path / "x" / "submissions.xlsx")
-    sheet = book[export.sheet_title(2)]
+    sheet = book[writers.sheet_title(2)]
     headers = [c.value for c in next(sheet.iter_rows())]
     cells = next(dict(zip(headers, r, strict=True)) for r in sheet.iter_rows(min_row=2)
                  if r[0].value == refs["tricky"])
@@ -145,7 +145,7 @@ def test_force_replaces_a_previous_export_whole(refs, tmp_path):
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
     code, _, err = run("export", "-o", str(mine), "--force")
-    assert code == admin.LOCAL_FILE and "--force 不会删除" in err
+    assert code == exits.LOCAL_FILE and "--force 不会删除" in err
     assert (mine / "notes.txt").read_text() == "keep me" and len(list(mine.iterdir())) == 1
 
 
@@ -157,9 +157,9 @@ def test_a_failed_forced_export_leaves_the_previous_one(refs, tmp_path, monkeypa
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export.XlsxWriter, "close", broken)
+    monkeypatch.setattr(writers.XlsxWriter, "close", broken)
     code, _, _ = run("export", "-o", str(dest), "--force")
-    assert code == admin.LOCAL_FILE
+    assert code == exits.LOCAL_FILE
     assert dest.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["x.zip"]
 
 
@@ -177,9 +177,9 @@ def test_each_upload_has_a_key_of_its_own(refs, aws, tmp_path):
 def test_export_arguments_are_checked_before_any_work(refs, tmp_path, api_calls):  # noqa: F811
     api_calls.clear()
     code, _, err = run("export", "-o", str(tmp_path / "folder"), "--upload")
-    assert code == admin.USAGE and "--upload 只能用于ZIP导出" in err
+    assert code == exits.USAGE and "--upload 只能用于ZIP导出" in err
     assert not (tmp_path / "folder").exists() and api_calls == []
     (tmp_path / "taken.zip").write_bytes(b"an earlier export")
     code, _, err = run("export", "-o", str(tmp_path / "taken.zip"), "--upload")
-    assert code == admin.LOCAL_FILE and api_calls == []
+    assert code == exits.LOCAL_FILE and api_calls == []
     assert (tmp_path / "taken.zip").read_bytes() == b"an earlier export"

@@ -21,7 +21,8 @@ import pytest
 
 from bdpilot import store
 from bdpilot.intake.submission import canonical, digest
-from bdpilot.ops import admin
+from bdpilot.ops.admin import exits
+from bdpilot.store import reader
 from tests.conftest import Applicant
 from tests.factories import PDF, attachments, uscc
 from tests.integration.test_admin import run
@@ -101,12 +102,12 @@ def move_index(aws, ref: str) -> None:  # type: ignore[no-untyped-def]
 
 
 ALTERATIONS: dict[str, tuple[Callable[..., None], int]] = {
-    "record-edited": (edit_record, admin.MISMATCH),
-    "record-replaced-with-its-own-digest": (replace_record, admin.MISMATCH),
-    "attachment-forged-same-size": (forge_attachment, admin.MISMATCH),
-    "attachment-grown": (grow_attachment, admin.MISMATCH),
-    "attachment-deleted": (delete_attachment, admin.INCOMPLETE),
-    "index-recommender-moved": (move_index, admin.MISMATCH),
+    "record-edited": (edit_record, exits.MISMATCH),
+    "record-replaced-with-its-own-digest": (replace_record, exits.MISMATCH),
+    "attachment-forged-same-size": (forge_attachment, exits.MISMATCH),
+    "attachment-grown": (grow_attachment, exits.MISMATCH),
+    "attachment-deleted": (delete_attachment, exits.INCOMPLETE),
+    "index-recommender-moved": (move_index, exits.MISMATCH),
 }
 
 
@@ -118,7 +119,7 @@ def verify(pair: Pair, tmp: Path, code: int) -> list[str]:
     wrong = [f"exit {got}"] if got != code else []
     if "核验结果：一致" in out or "✗" not in out:
         wrong.append("verify says it matches")
-    if run("verify", pair.control)[0] != admin.OK:
+    if run("verify", pair.control)[0] != exits.OK:
         wrong.append("the untouched submission fails")
     return wrong
 
@@ -139,7 +140,7 @@ def download(pair: Pair, tmp: Path, code: int) -> list[str]:
     got, _, err = run("download", pair.target, "-o", str(tmp))
     wrong = [f"exit {got}"] if got != code else []
     genuine = tmp / pair.target
-    if code == admin.MISMATCH:
+    if code == exits.MISMATCH:
         if genuine.exists():
             wrong.append("saved under its own name as if genuine")
         apart = tmp / f"{pair.target}-未通过核验"
@@ -152,7 +153,7 @@ def download(pair: Pair, tmp: Path, code: int) -> list[str]:
 
 def _csv_rows(archive: zipfile.ZipFile) -> dict[str, dict[str, str]]:
     rows = list(csv.DictReader(io.StringIO(archive.read("submissions.csv").decode("utf-8-sig"))))
-    return {r["受理编号"]: r for r in rows}
+    return {r["申报编号"]: r for r in rows}
 
 
 def export(pair: Pair, tmp: Path, code: int) -> list[str]:
@@ -175,7 +176,7 @@ COMMANDS: dict[str, Callable[[Pair, Path, int], list[str]]] = {
 @pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize("alteration", list(ALTERATIONS))
 def test_every_alteration_is_reported_by_every_command(pair, aws, tmp_path, alteration, command):
-    assert run("verify", pair.target, "--digest", pair.digest)[0] == admin.OK  # whole before (and see below)
+    assert run("verify", pair.target, "--digest", pair.digest)[0] == exits.OK  # whole before (and see below)
     alter, code = ALTERATIONS[alteration]
     alter(aws, pair.target)
     wrong = COMMANDS[command](pair, tmp_path / "after", code)
@@ -186,13 +187,13 @@ def test_an_index_moved_to_another_unit_stays_out_of_its_export_and_stats(pair, 
     move_index(aws, pair.target)
     # 北京市's export: the index offers the submission, the record says 河北省: left out, and reported.
     code, _, err = run("export", "-o", str(tmp_path / "bj.zip"), "-r", "北京市")
-    assert code == admin.MISMATCH
+    assert code == exits.MISMATCH
     assert f"{pair.target}：索引中的推荐单位（北京市）与申报书（河北省）不一致" in err and "未导出" in err
     with zipfile.ZipFile(tmp_path / "bj.zip") as archive:
         assert _csv_rows(archive) == {} and not [n for n in archive.namelist() if pair.target in n]
     # Everything: it is exported, flagged, and counted where its record says it belongs.
     code, _, err = run("export", "-o", str(tmp_path / "all"), "--no-attachments")
-    assert code == admin.MISMATCH and pair.target in err
+    assert code == exits.MISMATCH and pair.target in err
     book = openpyxl.load_workbook(tmp_path / "all" / "submissions.xlsx")
     summary = [[c for c in row if c is not None] for row in book["汇总"].iter_rows(values_only=True)]
     assert ["河北省", 2, 10] in summary and not [r for r in summary if r[:1] == ["北京市"]]
@@ -203,21 +204,21 @@ def test_an_attachment_the_record_does_not_list_is_reported(pair, aws, tmp_path)
     for argv in (["verify", pair.target], ["show", pair.target], ["download", pair.target, "-o", str(tmp_path)],
                  ["export", "-o", str(tmp_path / "x.zip")]):
         code, out, err = run(*argv)
-        assert code == admin.MISMATCH and "多出记录中没有的附件 other-1.pdf" in out + err, argv
+        assert code == exits.MISMATCH and "多出记录中没有的附件 other-1.pdf" in out + err, argv
 
 
 def test_a_digest_check_reads_each_attachment_once(pair, aws, tmp_path, monkeypatch):
     reads: list[str] = []
-    real = store.Store.read_attachment
+    real = reader.Reader.read_attachment
 
     def counting(self, reference, name, sink, **kwargs):  # type: ignore[no-untyped-def]
         reads.append(name)
         return real(self, reference, name, sink, **kwargs)
 
-    monkeypatch.setattr(store.Store, "read_attachment", counting)
+    monkeypatch.setattr(reader.Reader, "read_attachment", counting)
     for argv in (["verify", pair.target], ["show", pair.target], ["download", pair.target, "-o", str(tmp_path)],
                  ["export", "-o", str(tmp_path / "x.zip"), "-r", "河北省"]):
         reads.clear()
-        assert run(*argv)[0] == admin.OK, argv
+        assert run(*argv)[0] == exits.OK, argv
         per_submission = 2 if argv[0] != "export" else 4
         assert sorted(reads) == sorted(["ip-1.pdf", "license-1.pdf"] * (per_submission // 2)), argv

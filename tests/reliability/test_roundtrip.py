@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bdpilot import store
 from bdpilot.domain.application import Application, form_schema
-from bdpilot.ops import export
+from bdpilot.ops.admin import cells as admin_cells
 from tests.factories import application, attachments, uscc
 from tests.integration.test_admin import _check_cell, _check_csv_value, run
 
@@ -78,7 +78,7 @@ def test_accepted_records_round_trip_through_storage_and_export(aws, applicant, 
     book = openpyxl.load_workbook(out / "x" / "submissions.xlsx")
     sheet = next(s for s in book.worksheets[1:] for r in s.iter_rows(min_row=2) if r[0].value == ref)
     cells = next(dict(zip(headers, r, strict=True)) for r in sheet.iter_rows(min_row=2) if r[0].value == ref)
-    for col in export.form_columns():
+    for col in admin_cells.form_columns():
         _check_csv_value(col, row[col.header], col.value(stored))
         _check_cell(col, cells[col.header], col.value(stored))
-    assert Decimal(row[next(c.header for c in export.form_columns() if c.path[-1] == "profit")]) <= 0
+    assert Decimal(row[next(c.header for c in admin_cells.form_columns() if c.path[-1] == "profit")]) <= 0

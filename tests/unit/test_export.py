@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bdpilot.domain import campaign
 from bdpilot.domain.application import Application
-from bdpilot.ops import export
+from bdpilot.ops.admin import cells as admin_cells
+from bdpilot.ops.admin import selection, verification, writers
 
 
 def _leaf_paths(model: type[BaseModel], prefix: tuple[str, ...] = ("application",)) -> list[tuple[str, ...]]:
@@ -32,10 +33,10 @@ def _leaf_paths(model: type[BaseModel], prefix: tuple[str, ...] = ("application"
 
 
 def test_every_form_field_is_a_column_headed_by_its_title():
-    cols = export.form_columns()
+    cols = admin_cells.form_columns()
     expected = [("files",) if p == ("application", "attachments") else p for p in _leaf_paths(Application)]
     assert [c.path for c in cols] == expected
-    headers = [c.header for c in export.columns()]
+    headers = [c.header for c in admin_cells.columns()]
     assert len(headers) == len(set(headers))
     by_path = {c.path: c for c in cols}
     assert by_path[("application", "cover", "project_name")].header == "项目名称"
@@ -60,7 +61,7 @@ def test_a_title_used_twice_gets_its_section():
         a: A
         b: B
 
-    assert [c.header for c in export.form_columns(Form)] == ["甲/名称", "仅此一处", "乙/名称"]
+    assert [c.header for c in admin_cells.form_columns(Form)] == ["甲/名称", "仅此一处", "乙/名称"]
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -77,7 +78,7 @@ def test_a_title_used_twice_gets_its_section():
     ("\u2066x\u2069\u061c", "<U+2066>x<U+2069><U+061C>"),
 ])
 def test_csv_text(value, expected):
-    assert export.csv_text(value) == expected
+    assert admin_cells.csv_text(value) == expected
 
 
 INVISIBLE = [*range(0x202A, 0x202F), *range(0x2066, 0x206A), *range(0x200B, 0x2010), 0xFEFF, 0x061C]
@@ -85,34 +86,34 @@ INVISIBLE = [*range(0x202A, 0x202F), *range(0x2066, 0x206A), *range(0x200B, 0x20
 
 def test_every_bidi_and_zero_width_control_is_named():
     for code in INVISIBLE:
-        assert export.reveal(f"a{chr(code)}b") == f"a<U+{code:04X}>b"
+        assert admin_cells.reveal(f"a{chr(code)}b") == f"a<U+{code:04X}>b"
     # And every other format or separator character of the Basic Multilingual Plane.
     for code in range(0x10000):
         if unicodedata.category(chr(code)) in ("Cf", "Zl", "Zp"):
-            assert export.reveal(chr(code)) == f"<U+{code:04X}>", hex(code)
-    assert export.reveal("申报书 ⟨x⟩ 😀") == "申报书 ⟨x⟩ 😀"
+            assert admin_cells.reveal(chr(code)) == f"<U+{code:04X}>", hex(code)
+    assert admin_cells.reveal("申报书 ⟨x⟩ 😀") == "申报书 ⟨x⟩ 😀"
 
 
 @given(st.text())
 def test_csv_text_never_starts_like_a_formula_and_is_xml_safe(value):
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    for cleaned in (export.csv_text(value), export.xlsx_text(value)):
+    for cleaned in (admin_cells.csv_text(value), admin_cells.xlsx_text(value)):
         assert not ILLEGAL_CHARACTERS_RE.search(cleaned)
-        assert not export.INVISIBLE.search(cleaned)
-    assert export.csv_text(value)[:1] not in export.FORMULA_START
-    assert unicodedata.normalize("NFKC", export.csv_text(value)[:1]) not in ("=", "+", "-", "@")
+        assert not admin_cells.INVISIBLE.search(cleaned)
+    assert not admin_cells.starts_formula(admin_cells.csv_text(value))
+    assert unicodedata.normalize("NFKC", admin_cells.csv_text(value)[:1]) not in ("=", "+", "-", "@")
 
 
 def test_xlsx_keeps_the_exact_text_and_never_a_formula(tmp_path):
     """Inline strings are never formulas in XLSX: the submitted text goes in unchanged, no ' added."""
-    cols = [export.Column((str(i),), f"c{i}", "text") for i in range(7)]
+    cols = [admin_cells.Column((str(i),), f"c{i}", "text") for i in range(7)]
     texts = ["=1+1", "=cmd|' /C calc'!A0", "+SUM(1,2)", "-2+3", "@A1", "＝1+1", "\u202e=1"]
-    writer = export.XlsxWriter(tmp_path / "x.xlsx", cols, [1])
-    writer.add(1, texts, "BD2020-TEST-TEST", export.Warnings())
-    writer.close(export.Stats(), [("筛选条件", "=HYPERLINK(1)")], export.Warnings())
+    writer = writers.XlsxWriter(tmp_path / "x.xlsx", cols, [1])
+    writer.add(1, texts, "BD2020-TEST-TEST", admin_cells.Warnings())
+    writer.close(selection.Stats(), [("筛选条件", "=HYPERLINK(1)")], admin_cells.Warnings())
     book = openpyxl.load_workbook(tmp_path / "x.xlsx")
-    cells = list(book[export.sheet_title(1)].iter_rows())[1]
+    cells = list(book[writers.sheet_title(1)].iter_rows())[1]
     assert [c.value for c in cells] == [*texts[:6], "<U+202E>=1"]
     assert all(c.data_type == "s" for c in cells)
     with zipfile.ZipFile(tmp_path / "x.xlsx") as archive:
@@ -122,28 +123,28 @@ def test_xlsx_keeps_the_exact_text_and_never_a_formula(tmp_path):
 
 
 def test_money_and_counts_are_numbers_not_text():
-    profit = next(c for c in export.form_columns() if c.path[-1] == "profit")
-    assert export.typed(profit, "-1200.25") == Decimal("-1200.25")
-    assert export.csv_cell(export.typed(profit, "-1200.25")) == "-1200.25"
-    assert export.typed(profit, "=1+1") == "=1+1"  # not a number: text, and cleaned as text
-    assert export.csv_cell(export.typed(profit, "=1+1")) == "'=1+1"
-    assert export.csv_cell(export.typed(profit, "＝1+1")) == "'＝1+1"
-    founded = next(c for c in export.form_columns() if c.path[-1] == "founded")
-    assert export.typed(founded, "2001-06-18") == date(2001, 6, 18)
+    profit = next(c for c in admin_cells.form_columns() if c.path[-1] == "profit")
+    assert admin_cells.typed(profit, "-1200.25") == Decimal("-1200.25")
+    assert admin_cells.csv_cell(admin_cells.typed(profit, "-1200.25")) == "-1200.25"
+    assert admin_cells.typed(profit, "=1+1") == "=1+1"  # not a number: text, and cleaned as text
+    assert admin_cells.csv_cell(admin_cells.typed(profit, "=1+1")) == "'=1+1"
+    assert admin_cells.csv_cell(admin_cells.typed(profit, "＝1+1")) == "'＝1+1"
+    founded = next(c for c in admin_cells.form_columns() if c.path[-1] == "founded")
+    assert admin_cells.typed(founded, "2001-06-18") == date(2001, 6, 18)
 
 
 def test_long_text_is_cut_with_a_note_never_silently(tmp_path):
-    cols = [export.Column(("a",), "长文本", "text"), export.Column(("b",), "表情", "text")]
-    warnings = export.Warnings()
-    writer = export.XlsxWriter(tmp_path / "x.xlsx", cols, [1])
+    cols = [admin_cells.Column(("a",), "长文本", "text"), admin_cells.Column(("b",), "表情", "text")]
+    warnings = admin_cells.Warnings()
+    writer = writers.XlsxWriter(tmp_path / "x.xlsx", cols, [1])
     long = "甲" * 40_000
     emoji = "😀" * 20_000  # two UTF-16 units each, as Excel counts
     writer.add(1, [long, emoji], "BD2020-TEST-TEST", warnings)
-    writer.close(export.Stats(), [], warnings)
+    writer.close(selection.Stats(), [], warnings)
     assert warnings.count == 2 and "已截断" in warnings.lines[0] and "长文本" in warnings.lines[0]
-    row = list(openpyxl.load_workbook(tmp_path / "x.xlsx")[export.sheet_title(1)].iter_rows(values_only=True))[1]
+    row = list(openpyxl.load_workbook(tmp_path / "x.xlsx")[writers.sheet_title(1)].iter_rows(values_only=True))[1]
     for cell in row:
-        assert len(cell.encode("utf-16-le")) // 2 <= export.EXCEL_CELL_LIMIT
+        assert len(cell.encode("utf-16-le")) // 2 <= admin_cells.EXCEL_CELL_LIMIT
         assert cell.endswith("全文见CSV或record.json】")
     assert row[0].startswith("甲" * 30_000)
     summary = [r[0] for r in openpyxl.load_workbook(tmp_path / "x.xlsx")["汇总"].iter_rows(values_only=True)]
@@ -152,38 +153,38 @@ def test_long_text_is_cut_with_a_note_never_silently(tmp_path):
 
 def test_csv_keeps_the_full_text():
     buffer = io.StringIO()
-    csv.writer(buffer).writerow([export.csv_cell("乙" * 40_000)])
+    csv.writer(buffer).writerow([admin_cells.csv_cell("乙" * 40_000)])
     assert next(csv.reader(io.StringIO(buffer.getvalue())))[0] == "乙" * 40_000
 
 
 def test_day_bounds_are_beijing_time():
-    assert export.day_bound("2019-11-15", end=False) == "2019-11-15"
-    end = export.day_bound("2019-11-15", end=True)
+    assert selection.day_bound("2019-11-15", end=False) == "2019-11-15"
+    end = selection.day_bound("2019-11-15", end=True)
     assert "2019-11-15T23:59:59.999+08:00" < end < "2019-11-16"
-    assert export.day_bound("2019-11-15T10:00", end=False) == "2019-11-15T10:00:00.000+08:00"
-    assert export.day_bound("2019-11-15T02:00+00:00", end=False) == "2019-11-15T10:00:00.000+08:00"
+    assert selection.day_bound("2019-11-15T10:00", end=False) == "2019-11-15T10:00:00.000+08:00"
+    assert selection.day_bound("2019-11-15T02:00+00:00", end=False) == "2019-11-15T10:00:00.000+08:00"
     with pytest.raises(ValueError, match="无法识别的日期"):
-        export.day_bound("15/11/2019", end=False)
+        selection.day_bound("15/11/2019", end=False)
 
 
 def test_filters_use_the_narrowest_index():
-    assert export.Filters().index() == ("time", None)
-    assert export.Filters(direction=3).index() == ("direction", "3")
-    both = export.Filters(direction=3, recommender="河北省", status="received")
+    assert selection.Filters().index() == ("time", None)
+    assert selection.Filters(direction=3).index() == ("direction", "3")
+    both = selection.Filters(direction=3, recommender="河北省", status="received")
     assert both.index() == ("recommender", "河北省")
     assert both.residual() == {"direction": "3", "status": "received"}
 
 
 def test_sheet_titles_fit_excel():
-    titles = [export.sheet_title(d.number) for d in campaign.DIRECTIONS]
+    titles = [writers.sheet_title(d.number) for d in campaign.DIRECTIONS]
     assert len(set(titles)) == len(titles)
     assert all(len(t) <= 31 and not set(t) & set("[]:*?/\\") for t in titles)
-    assert export.sheet_title(99) == "方向不明"
+    assert writers.sheet_title(99) == "方向不明"
 
 
 def test_names_on_disk_are_only_valid_references_and_attachment_names():
-    assert export.safe_attachment_name("license-1.pdf") == "license-1.pdf"
+    assert verification.safe_attachment_name("license-1.pdf") == "license-1.pdf"
     for bad in ("../license-1.pdf", "license-1.pdf/..", "x-1.pdf", "license-0.pdf", "license-1.PDF", None, 3):
-        assert export.safe_attachment_name(bad) is None
-    assert export.safe_reference("BD2020-2345-6789") is None  # check character wrong
-    assert export.safe_reference("../BD2020") is None
+        assert verification.safe_attachment_name(bad) is None
+    assert verification.safe_reference("BD2020-2345-6789") is None  # check character wrong
+    assert verification.safe_reference("../BD2020") is None

@@ -1,0 +1,56 @@
+"""Where things are stored, shared by the function's writer and the staff's reader.
+
+Bucket layout:   uploads/<id>                              raw browser uploads (expire after 7 days)
+                 submissions/<ref>/record.json             the stored 申报书, canonical JSON
+                 submissions/<ref>/attachments/<kind>-<n>.pdf
+                 exports/...                               admin exports
+Table items:     SUB#<ref>    the index item admins list and filter (GSIs by time, direction, 推荐单位)
+                 USCC#<code>  guard: one project per applicant
+                 IDEM#<key>   the first response to an Idempotency-Key, replayed on retries (kept IDEMPOTENCY_DAYS)
+                 REF#<ref>    claim on a reference by one Idempotency-Key, taken before any object is written
+                 FORM#<nonce> a form token that has been used for a stored submission
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.config import Config
+
+UPLOADS = "uploads/"
+SUBMISSIONS = "submissions/"
+EXPORTS = "exports/"
+INDEXES = {"time": "by-time", "direction": "by-direction", "recommender": "by-recommender"}
+
+# Lambda has a short budget: fail fast and let the client retry rather than hang.
+CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+
+
+def s3_config(endpoint_url: str | None) -> Config:
+    """SigV4 always: S3 refuses SigV2 for SSE-KMS objects and for buckets created after June 2020. On AWS the
+    bucket's regional virtual-hosted address (https://<bucket>.s3.<region>.amazonaws.com, .com.cn in China):
+    the global endpoint answers a bucket elsewhere with a redirect that a browser's form POST cannot follow.
+    A local stand-in (an endpoint URL) has no per-bucket host names, so it is addressed by path."""
+    return CONFIG.merge(Config(signature_version="s3v4", s3={
+        "addressing_style": "path" if endpoint_url else "virtual", "us_east_1_regional_endpoint": "regional"}))
+
+
+def record_key(reference: str) -> str:
+    return f"{SUBMISSIONS}{reference}/record.json"
+
+
+def attachment_key(reference: str, name: str) -> str:
+    return f"{SUBMISSIONS}{reference}/attachments/{name}"
+
+
+def upload_key(upload_id: str) -> str:
+    return f"{UPLOADS}{upload_id}"
+
+
+def marshal(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: {"N": str(v)} if isinstance(v, int) else {"S": str(v)} for k, v in item.items()}
+
+
+def unmarshal(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: int(v["N"]) if "N" in v else v.get("S") for k, v in item.items()}
+

@@ -1,0 +1,190 @@
+"""The public function's storage: what taking in a submission needs, and nothing that reads submissions back.
+
+The function's role may presign uploads, inspect and copy them, write the record and commit the index in one
+transaction; it can never list or read stored submissions. The staff's reads are in `bdpilot.store.reader`, which
+the function does not import and its zip does not hold.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bdpilot.store.errors import OBJECT_MISSING, Conflict, StorageUnavailable, is_code, mapped, or_none, unavailable
+from bdpilot.store.layout import CONFIG, attachment_key, marshal, record_key, s3_config, upload_key
+
+# How long an Idempotency-Key's first response is replayed (the IDEM# item's TTL): a client retrying later gets
+# a fresh submission attempt, which the applicant guard still refuses.
+IDEMPOTENCY_DAYS = 30
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    size: int
+    content_type: str
+    owner: str
+    head: bytes
+    etag: str = ""
+
+
+class Store:
+    def __init__(self, table: str, bucket: str, *, session: boto3.Session | None = None,
+                 endpoint_url: str | None = None) -> None:
+        self.table = table
+        self.bucket = bucket
+        self._session = session or boto3.Session()
+        self._endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+
+    @cached_property
+    def s3(self) -> Any:
+        with mapped():  # a missing region surfaces here, on first use
+            return self._session.client("s3", endpoint_url=self._endpoint, config=s3_config(self._endpoint))
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        with mapped():
+            return self._session.client("dynamodb", endpoint_url=self._endpoint, config=CONFIG)
+
+    def _get_item(self, pk: str) -> dict[str, Any] | None:
+        with mapped():
+            item = self.dynamodb.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True)
+        return item.get("Item")
+
+    # --- uploads ------------------------------------------------------------------------------------------
+
+    def presign_upload(self, upload_id: str, owner: str, *, max_bytes: int, expires: int,
+                       redirect: str | None = None) -> dict[str, Any]:
+        """A presigned POST that lets a browser put one PDF straight into uploads/ (never through Lambda).
+        With `redirect`, S3 sends the browser there afterwards (the upload step that works without JavaScript)."""
+        fields = {"Content-Type": "application/pdf", "x-amz-meta-owner": owner}
+        conditions: list[Any] = [
+            {"Content-Type": "application/pdf"},
+            {"x-amz-meta-owner": owner},
+            ["content-length-range", 1, max_bytes],
+        ]
+        if redirect:
+            fields["success_action_redirect"] = redirect
+            conditions.append({"success_action_redirect": redirect})
+        with mapped():
+            return self.s3.generate_presigned_post(self.bucket, upload_key(upload_id), Fields=fields,
+                                                   Conditions=conditions, ExpiresIn=expires)
+
+    def inspect_upload(self, upload_id: str) -> UploadInfo | None:
+        """Size, type and owner of an upload, plus its first bytes; None when there is no such upload."""
+        key = upload_key(upload_id)
+        # Without s3:ListBucket (the function has none, on purpose) S3 answers a HEAD of a missing key with a
+        # bare 403 rather than 404.
+        head = or_none(lambda: self.s3.head_object(Bucket=self.bucket, Key=key), (*OBJECT_MISSING, "403"))
+        if head is None:
+            return None
+        size = int(head["ContentLength"])
+        first = b""
+        if size:
+            with mapped():
+                first = self.s3.get_object(Bucket=self.bucket, Key=key, Range="bytes=0-7")["Body"].read()
+        return UploadInfo(size, head.get("ContentType", ""), head.get("Metadata", {}).get("owner", ""), first,
+                          head.get("ETag", ""))
+
+    # --- the submission -----------------------------------------------------------------------------------
+
+    def claim_reference(self, reference: str, idempotency_key: str) -> bool:
+        """Hold a reference for one Idempotency-Key before anything is written under submissions/<ref>/, so a
+        colliding reference can never overwrite another applicant's objects. True when the claim is (or already
+        was) this key's; False when another key holds it."""
+        try:
+            self.dynamodb.put_item(
+                TableName=self.table, Item=marshal({"pk": f"REF#{reference}", "key": idempotency_key}),
+                ConditionExpression="attribute_not_exists(pk) OR #k = :k",
+                ExpressionAttributeNames={"#k": "key"}, ExpressionAttributeValues={":k": {"S": idempotency_key}},
+            )
+        except ClientError as exc:
+            if is_code(exc, "ConditionalCheckFailedException"):
+                return False
+            raise unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise unavailable(exc) from exc
+        return True
+
+    def copy_upload(self, upload_id: str, reference: str, name: str, etag: str) -> str:
+        """Copy a checked upload into the submission; returns the copy's SHA-256 (hex), computed by S3.
+
+        The copy is made only if the upload is still the object that was checked (its ETag), so bytes swapped
+        in after the check cannot ride along. S3 computes a SHA-256 of the copy (a POST upload is one part, so
+        it is the file's whole-object hash) and it goes into the record, whose digest then covers the file."""
+        with mapped():
+            result = self.s3.copy_object(
+                Bucket=self.bucket, Key=attachment_key(reference, name),
+                CopySource={"Bucket": self.bucket, "Key": upload_key(upload_id)}, CopySourceIfMatch=etag,
+                ContentType="application/pdf", MetadataDirective="REPLACE", ChecksumAlgorithm="SHA256",
+            )
+        checksum = result.get("CopyObjectResult", {}).get("ChecksumSHA256")
+        if not checksum:
+            raise StorageUnavailable("ChecksumMissing")
+        return base64.b64decode(checksum).hex()
+
+    def put_record(self, reference: str, body: bytes, digest: str) -> None:
+        with mapped():
+            self.s3.put_object(Bucket=self.bucket, Key=record_key(reference), Body=body,
+                               ContentType="application/json; charset=utf-8", Metadata={"sha256": digest})
+
+    def applicant_taken(self, guard_pk: str) -> bool:
+        return self._get_item(guard_pk) is not None
+
+    def replay(self, idempotency_key: str) -> tuple[str, dict[str, Any]] | None:
+        """The request hash and first response stored under an Idempotency-Key, if any."""
+        item = self._get_item(f"IDEM#{idempotency_key}")
+        if item is None:
+            return None
+        return item["request_hash"]["S"], json.loads(item["response"]["S"])
+
+    def form_used(self, form_pk: str) -> bool:
+        return self._get_item(form_pk) is not None
+
+    def commit(self, index: dict[str, str | int], guard_pk: str, idempotency_key: str, request_hash: str,
+               response: dict[str, Any], expires_at: int, form_pk: str, form_expires_at: int) -> None:
+        """One transaction, all or nothing: the index item, the applicant guard, the idempotency record (kept
+        until `expires_at`, see IDEMPOTENCY_DAYS) and the used form token (a token admits one stored
+        submission; a replay is answered before it is checked)."""
+        reference = str(index["reference"])
+        items: list[dict[str, Any]] = [
+            {"pk": f"SUB#{reference}", **index},
+            {"pk": guard_pk, "reference": reference, "received_at": index["received_at"]},
+            {"pk": f"IDEM#{idempotency_key}", "reference": reference, "request_hash": request_hash,
+             "response": json.dumps(response, ensure_ascii=False), "expires_at": expires_at},
+            {"pk": form_pk, "expires_at": form_expires_at},
+        ]
+        try:
+            self.dynamodb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table, "Item": marshal(item),
+                         "ConditionExpression": "attribute_not_exists(pk)"}} for item in items
+            ])
+        except ClientError as exc:
+            raise _lost(exc) from exc
+        except BotoCoreError as exc:
+            raise unavailable(exc) from exc
+
+
+def _lost(exc: ClientError) -> Exception:
+    """Which of commit's four conditions failed, as a Conflict; anything else is StorageUnavailable."""
+    error = exc.response.get("Error", {})
+    if error.get("Code") != "TransactionCanceledException":
+        return unavailable(exc)
+    reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+    if not reasons:  # some endpoints only put the reasons in the message
+        message = error.get("Message", "")
+        reasons = [r.strip() for r in message[message.find("[") + 1:message.rfind("]")].split(",")]
+    failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+    if 2 in failed or 0 in failed:
+        return Conflict("key")
+    if 1 in failed:
+        return Conflict("applicant")
+    if 3 in failed:
+        return Conflict("form")
+    return unavailable(exc)
