@@ -54,9 +54,8 @@ def seed(run: LiveRun, first: int, count: int) -> None:
         app = application(cover={"direction": campaign.DIRECTIONS[i % len(campaign.DIRECTIONS)].number,
                                  "recommender": recommender, "project_name": f"大数据试点示范项目{i}"},
                           applicant={"uscc": uscc(100000 + i)}, attachments=attachments(*ids))
-        accepted = submission.submit(store, cfg, now, {"application": app, "form_token": token, "website": ""},
-                                     idempotency_key())
-        assert accepted.status == 201 and accepted.outcome == "stored", accepted
+        accepted = submission.submit(store, cfg, now, submission.Envelope(app, token, ""), idempotency_key())
+        assert accepted.outcome == "stored", accepted
 
 
 def timed_start(site: Path, data: Path) -> tuple[float, LiveRun]:

@@ -13,6 +13,7 @@ BDPILOT_SECRET holds the secret itself.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
@@ -44,14 +45,28 @@ class SettingsError(RuntimeError):
     """A setting is missing or cannot be used; the message names it and says what it should be."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Settings:
+    """The deployment's settings, each already parsed and checked: built only by `from_env`."""
+
     table: str
     bucket: str
     secret: bytes
-    deadline: datetime
+    deadline: datetime  # timezone-aware
     min_fill_seconds: int
     stage: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str | None]) -> Settings:
+        """Parse and check every variable of NAMES (SettingsError names the first that cannot be used)."""
+        return cls(
+            table=env.get("BDPILOT_TABLE") or "bdpilot-submissions",
+            bucket=env.get("BDPILOT_BUCKET") or "bdpilot-submissions",
+            secret=_secret(env.get("BDPILOT_SECRET"), env.get("BDPILOT_SECRET_PARAMETER")),
+            deadline=_deadline(env.get("BDPILOT_DEADLINE")),
+            min_fill_seconds=_min_fill_seconds(env.get("BDPILOT_MIN_FILL_SECONDS")),
+            stage=env.get("BDPILOT_STAGE") or "local",
+        )
 
 
 def _deadline(raw: str | None) -> datetime:
@@ -125,15 +140,7 @@ def _secret(direct: str | None, parameter: str | None) -> bytes:
 
 @lru_cache(maxsize=16)
 def _load(values: tuple[str | None, ...]) -> Settings:
-    env = dict(zip(NAMES, values, strict=True))
-    return Settings(
-        table=env["BDPILOT_TABLE"] or "bdpilot-submissions",
-        bucket=env["BDPILOT_BUCKET"] or "bdpilot-submissions",
-        secret=_secret(env["BDPILOT_SECRET"], env["BDPILOT_SECRET_PARAMETER"]),
-        deadline=_deadline(env["BDPILOT_DEADLINE"]),
-        min_fill_seconds=_min_fill_seconds(env["BDPILOT_MIN_FILL_SECONDS"]),
-        stage=env["BDPILOT_STAGE"] or "local",
-    )
+    return Settings.from_env(dict(zip(NAMES, values, strict=True)))
 
 
 def load() -> Settings:

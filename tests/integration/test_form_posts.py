@@ -13,7 +13,7 @@ import pytest
 
 from bdpilot.ops.local import invoke, rest_event
 from bdpilot.web import formdata
-from bdpilot.web.formhtml import flatten
+from bdpilot.web.schemawalk import flatten
 from tests.conftest import call
 from tests.factories import application, attachments
 
@@ -230,12 +230,12 @@ def test_upload_first_advice_is_at_the_top_of_the_form_page(applicant):
 
 
 def test_the_receipt_says_what_the_notice_says_of_the_paper_copy(applicant):
-    from bdpilot.web import pages
+    from bdpilot.domain import wording
 
     applicant.now.advance(minutes=5)
     app = application(attachments=attachments(applicant.upload(), applicant.upload()))
     page = text(post(encode(app, applicant.token)).body)
-    assert pages.PAPER_COPY in page
+    assert wording.text("apply.receipt.next_paper") in page
     assert "报送推荐单位" not in page
     for doc in ("faq.md", "requirements.md"):
         source = (Path(__file__).parents[2] / "docs" / doc).read_text(encoding="utf-8")

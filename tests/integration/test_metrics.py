@@ -14,7 +14,7 @@ import pytest
 from bdpilot.intake import submission
 from bdpilot.ops import stack
 from bdpilot.store import StorageUnavailable, Store
-from bdpilot.web import api, metrics
+from bdpilot.web import api, contract, metrics
 from tests.conftest import call
 from tests.factories import idempotency_key
 from tests.integration.test_form_posts import post as form_post
@@ -94,10 +94,10 @@ def test_a_bug_is_counted_located_and_answered_in_chinese(aws, now, out, monkeyp
     assert (metrics.NAMESPACE, metrics.UNEXPECTED, alarmed()[metrics.UNEXPECTED]) in emitted(lines)
     (error,) = [line for line in logs(lines) if line["level"] == "ERROR"]
     assert error["message"] == "unexpected error" and error["error_type"] == "KeyError"
-    # The innermost frame in our package: the line of submission.campaign_state that called the broken function.
-    source, first = inspect.getsourcelines(submission.campaign_state)
+    # The innermost frame in our package: the line of contract.campaign_state that called the broken function.
+    source, first = inspect.getsourcelines(contract.campaign_state)
     line = first + next(i for i, text in enumerate(source) if "rules.window(" in text)
-    assert error["error_location"] == f"bdpilot/intake/submission.py:{line}"
+    assert error["error_location"] == f"bdpilot/web/contract.py:{line}"
     assert error["error_function"] == "campaign_state"
     innermost = error["error_innermost"]  # the frame that raised, here a test's
     assert innermost.startswith("integration/test_metrics.py:") and innermost.endswith(" in broken")

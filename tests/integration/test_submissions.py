@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bdpilot import store
 from bdpilot.domain import campaign
 from bdpilot.domain.reference import is_valid
 from tests.conftest import call
-from tests.factories import PDF, VALID_USCC, attachments, idempotency_key
+from tests.factories import PDF, VALID_USCC, application, attachments, idempotency_key
 
 
 def test_campaign_reports_window_and_directions(aws, now):
@@ -185,7 +187,7 @@ def test_fake_pdf_and_foreign_or_missing_uploads_are_rejected(aws, applicant, no
 def test_upload_requests_are_checked(aws, applicant):
     too_big = call("POST", "/api/uploads", {"form_token": applicant.token, "filename": "a.pdf",
                                             "size": 20 * 1024 * 1024 + 1})
-    assert too_big.status == 413 and "20MB" in too_big.body["error"]["message"]
+    assert too_big.status == 413 and "20 MB" in too_big.body["error"]["message"]
     wrong = call("POST", "/api/uploads", {"form_token": applicant.token, "filename": "a.exe", "size": 10})
     assert wrong.status == 422
     forged = call("POST", "/api/uploads", {"form_token": "1.2.3", "filename": "a.pdf", "size": 10})
@@ -201,7 +203,7 @@ def test_oversized_upload_is_rejected_at_submission(aws, applicant, monkeypatch)
     big = applicant.upload(PDF + b"0" * 64)
     monkeypatch.setattr(settings, "MAX_UPLOAD_BYTES", len(PDF) + 10)
     reply = applicant.submit(applicant.body(attachments=attachments(big, applicant.upload())))
-    assert reply.status == 422 and "超过20MB" in reply.body["error"]["fields"][0]["message"]
+    assert reply.status == 422 and "超过20 MB" in reply.body["error"]["fields"][0]["message"]
 
 
 def test_wrong_method_and_unknown_path(aws):
@@ -209,3 +211,65 @@ def test_wrong_method_and_unknown_path(aws):
     assert reply.status == 405 and reply.headers["Allow"] == "POST"
     assert call("DELETE", "/api/campaign").status == 405
     assert call("GET", "/api/nothing").status == 404
+
+
+def test_the_answer_carries_the_print_copy_of_its_record(aws, applicant):
+    from bdpilot.domain.application import form_schema
+    from bdpilot.web.printcopy import render_record
+
+    reply = applicant.submit()
+    assert reply.status == 201
+    printable = reply.body.pop("printable")
+    assert printable == render_record(form_schema(), reply.body)
+    assert reply.body["reference"] in printable and reply.body["digest"] in printable
+
+
+def _largest_valid_application() -> dict[str, Any]:
+    """Every text answer at its longest, in the character that grows most on the way out (" → &quot; in the print
+    copy, \\" in JSON); the most attachments, with the longest names. Answers with a format keep the factory's."""
+    from bdpilot.domain.application import ATTACHMENT_KINDS, MAX_ATTACHMENTS_PER_KIND, Application
+    from tests.reliability.hostile_corpus import text_limits
+
+    app = application()
+    for (section, name), limit in text_limits().items():
+        trial = json.loads(json.dumps(app))
+        trial[section][name] = '"' * limit
+        try:
+            Application.model_validate(dict(trial, attachments=attachments("a" * 32, "b" * 32)))
+        except ValidationError:
+            continue  # a format, or a rule across fields
+        app = trial
+    limit = Application.model_json_schema()["$defs"]["Attachment"]["properties"]["filename"]["maxLength"]
+    kinds = [kind for kind in ATTACHMENT_KINDS for _ in range(MAX_ATTACHMENTS_PER_KIND)]
+    app["attachments"] = [{"kind": kind.value, "upload_id": f"{i:032x}", "filename": '"' * (limit - 4) + ".pdf"}
+                          for i, kind in enumerate(kinds)]
+    return app
+
+
+def test_the_largest_valid_answer_stays_far_below_lambdas_6_mb(aws):
+    """A Lambda answer may not exceed 6 MB; the print copy roughly doubles the record. 1 MB leaves room."""
+    from bdpilot import settings
+    from bdpilot.domain.application import Application
+    from bdpilot.intake.submission import Accepted
+    from bdpilot.web import api
+
+    app = Application.model_validate(_largest_valid_application()).model_dump(mode="json")
+    assert len(json.dumps({"application": app, "form_token": "1" * 60, "website": ""},
+                          ensure_ascii=False).encode()) <= settings.MAX_BODY_BYTES  # a body the API would take
+    files = [{"kind": a["kind"], "title": "x", "filename": a["filename"], "size": 20 * 1024 * 1024,
+              "name": f"{a['kind']}-1.pdf", "sha256": "0" * 64} for a in app["attachments"]]
+    record = {"reference": "BD2020-7KQ4-M9XR-3HCW-P6TA", "received_at": "2020-11-30T16:59:59.999+08:00",
+              "application": app, "files": files}
+    body = {"reference": record["reference"], "digest": "0" * 64, "received_at": record["received_at"],
+            "record": record}
+    answer = api.receipt(Accepted(body, record["reference"], "stored"))
+    size = len(json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode())
+    assert size < 1024 * 1024, size  # measured: about 0.2 MB
+    from tests.reliability.hostile_corpus import text_limits
+
+    # The answers really are at their longest (all but the few with a format: codes, phones, e-mail).
+    assert sum(len(v) for v in _text_answers(app)) > 0.95 * sum(text_limits().values())
+
+
+def _text_answers(app: dict[str, Any]) -> list[str]:
+    return [v for section in app.values() if isinstance(section, dict) for v in section.values() if isinstance(v, str)]

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 from bdpilot.domain.application import form_schema
 from bdpilot.ops.local import rest_event
-from bdpilot.web.formhtml import flatten
+from bdpilot.web.schemawalk import flatten
 from tests.factories import application, attachments, idempotency_key
 
 MAX_ANSWER_BYTES = 64 * 1024

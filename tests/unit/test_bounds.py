@@ -15,9 +15,10 @@ from pydantic import BaseModel, ValidationError
 from bdpilot.domain import bounds, errors, tokens
 from bdpilot.domain.application import Application
 from bdpilot.domain.campaign import TZ
-from bdpilot.intake.submission import Rejection, canonical
-from bdpilot.web import formdata, limits
-from bdpilot.web.formhtml import flatten
+from bdpilot.intake.refusals import Invalid, Unreadable
+from bdpilot.intake.submission import canonical
+from bdpilot.web import api, formdata, limits
+from bdpilot.web.schemawalk import flatten
 from tests.factories import application, attachments
 
 APP = bounds.shape_of(Application)
@@ -186,9 +187,9 @@ def test_form_names_are_no_deeper_than_the_form():
     deepest = max(len(n.split(".")) for n in names)
     assert deepest == 1 + bounds.depth(APP) == 4  # application.attachments.0.kind
     formdata.nest([(n, "1") for n in names])
-    with pytest.raises(Rejection) as caught:
+    with pytest.raises(Unreadable) as caught:
         formdata.nest([("application.cover.project_name.a", "1"), ("application." + "a." * 5000 + "a", "1")])
-    assert caught.value.status == 400
+    assert api.status_of(caught.value) == 400
 
 
 def test_only_ascii_digits_make_a_list():
@@ -201,9 +202,9 @@ def test_only_ascii_digits_make_a_list():
 
 def test_a_parsed_form_goes_through_the_same_ceiling():
     body = "&".join(f"application.cover.k{i}=1" for i in range(9)).encode()
-    with pytest.raises(Rejection) as caught:
+    with pytest.raises(Invalid) as caught:
         formdata.parse(body, "k" * 20)
-    assert caught.value.status == 422 and caught.value.fields[0].path == "application.cover"
+    assert api.status_of(caught.value) == 422 and caught.value.fields[0].path == "application.cover"
 
 
 def test_answers_never_quote_a_huge_key():

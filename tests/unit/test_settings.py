@@ -83,3 +83,14 @@ def test_good_settings_start_and_outside_lambda_nothing_is_read_at_import() -> N
                              timeout=60, cwd=ROOT, env={k: v for k, v in os.environ.items()
                                                         if not k.startswith(("BDPILOT_", "AWS_"))})
     assert outside.returncode == 0, outside.stderr
+
+
+def test_settings_are_built_checked_and_cannot_change() -> None:
+    secret = {"BDPILOT_SECRET": "unit-secret-0123456789"}
+    built = settings.Settings.from_env({**secret, "BDPILOT_DEADLINE": "2020-11-30T17:00"})
+    assert built.deadline.utcoffset() is not None and built.deadline.hour == 17  # Beijing time when none is given
+    assert (built.table, built.stage, built.min_fill_seconds) == ("bdpilot-submissions", "local", 10)
+    with pytest.raises(AttributeError):
+        built.deadline = built.deadline  # type: ignore[misc]
+    with pytest.raises(settings.SettingsError, match="BDPILOT_DEADLINE"):
+        settings.Settings.from_env({**secret, "BDPILOT_DEADLINE": "2020-11-31"})

@@ -1,13 +1,10 @@
-"""The public Lambda function behind API Gateway (REST API): parse, call the domain, shape the response.
+"""The public Lambda function behind API Gateway (REST API): parse through the contract, call the intake, shape
+the answer through the contract. The routes are bdpilot.web.contract.ROUTES; HTTP statuses are chosen here only
+(STATUS), from the kind of refusal the intake raised.
 
-Routes:  GET  /api/campaign      window state, deadline, server time, directions, a fresh form token
-         GET  /api/schema        the 申报书's JSON Schema (the site's form is generated from it)
-         GET  /api/openapi.json  this API, described
-         POST /api/uploads       a presigned POST for one PDF
-         POST /api/submissions   store a 申报书 (Idempotency-Key header required)
-                                 or the /apply/ form posted urlencoded without JavaScript → an HTML page
-         GET  /api/apply/uploads  without JavaScript: upload attachments (plain forms posting to storage)
-         GET  /api/apply/form     without JavaScript: the form with those uploads filled in
+/api/submissions also takes the /apply/ form posted urlencoded without JavaScript and answers it with a page;
+/api/apply/uploads and /api/apply/form are the upload step and the form of that path (bdpilot.web.formdata and
+.pages, imported when first used: a cold start needs neither).
 """
 
 from __future__ import annotations
@@ -23,12 +20,24 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from bdpilot import settings
-from bdpilot.domain import clock, rules, tokens
+from bdpilot.domain import clock, formats, rules, tokens, wording
 from bdpilot.domain.application import form_schema
-from bdpilot.intake import submission
-from bdpilot.intake.submission import Rejection
+from bdpilot.intake import submission, uploads
+from bdpilot.intake.gate import admit
+from bdpilot.intake.refusals import (
+    AlreadyUsed,
+    Closed,
+    Invalid,
+    Refused,
+    TooFast,
+    TooLarge,
+    Unavailable,
+    Unreadable,
+    Unverified,
+    malformed,
+)
 from bdpilot.store import StorageUnavailable, Store
-from bdpilot.web import limits, metrics
+from bdpilot.web import contract, limits, metrics
 
 # Never log bodies or headers: they carry names, phones, emails and USCCs. Only references and outcomes.
 logger = Logger(service="bdpilot")
@@ -39,15 +48,26 @@ HTML = "text/html; charset=utf-8"
 # The no-JavaScript answer pages: inline styles only, no script, and the form may only post back here.
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 RETRY_AFTER = 5
-UNAVAILABLE = "系统繁忙，您的申报书尚未保存，请稍后重新提交（已填写的内容不会丢失）"
-# The path without JavaScript (bdpilot.web.formdata, .pages: imported when first used, a cold start needs neither).
 FORM = "application/x-www-form-urlencoded"
-# Every route, as infra/template.yaml must declare it (tests/infra checks the two agree). The /api/apply/ pages
-# are the upload step and form of the path that works without JavaScript.
-ROUTES = {"/api/campaign": "GET", "/api/schema": "GET", "/api/openapi.json": "GET",
-          "/api/uploads": "POST", "/api/submissions": "POST",
-          "/api/apply/uploads": "GET", "/api/apply/form": "GET"}
-INTERNAL = "系统出现错误，您的申报书尚未保存，请稍后重新提交"
+# Every route and its method, as infra/template.yaml must declare it (tests/infra checks the two agree).
+ROUTES = {route.path: route.method for route in contract.ROUTES}
+UNAVAILABLE = wording.text("intake.unavailable")
+INTERNAL = wording.text("intake.internal")
+
+
+class UnsupportedMediaType(Unreadable):
+    """A body that is not JSON: only HTTP has content types, so only the web layer refuses one."""
+
+
+# The one mapping from a refusal to its HTTP status (the most specific class first, as `status_of` walks the MRO).
+STATUS: dict[type[Refused], int] = {
+    Unreadable: 400, UnsupportedMediaType: 415, Unverified: 403, Closed: 403, AlreadyUsed: 409, TooLarge: 413,
+    Invalid: 422, TooFast: 429, Unavailable: 503,
+}
+
+
+def status_of(exc: Refused) -> int:
+    return next(STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS)
 
 
 def _check_settings_at_start() -> None:
@@ -87,7 +107,8 @@ def _body_bytes() -> bytes:
     raw = event.body or ""
     data = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8", "surrogatepass")
     if len(data) > settings.MAX_BODY_BYTES:
-        raise Rejection(413, "payload_too_large", "提交的内容超过256KB。附件请通过上传功能提交，正文请精简后再提交")
+        raise TooLarge("payload_too_large",
+                       wording.text("intake.body_too_large", limit=formats.size_text(settings.MAX_BODY_BYTES)))
     return data
 
 
@@ -96,19 +117,17 @@ def _json_body() -> Any:
     event = app.current_event
     content_type = (event.headers.get("content-type") or event.headers.get("Content-Type") or "").lower()
     if content_type.split(";")[0].strip() != "application/json":
-        raise Rejection(415, "unsupported_media_type", "请求内容类型应为 application/json")
+        raise UnsupportedMediaType("unsupported_media_type", wording.text("intake.not_json_type"))
     data = _body_bytes()
     try:
         payload = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise Rejection(400, "malformed", "请求内容不是有效的UTF-8文本") from exc
+        raise malformed("intake.not_utf8") from exc
     except (ValueError, RecursionError) as exc:
-        raise Rejection(400, "malformed", "请求内容不是有效的JSON") from exc
+        raise malformed("intake.not_json") from exc
     # Sizes, counts and text checked against the route's models before anything walks the body (the replay hash,
     # pydantic): what a body costs must not grow with what a client packs into 256 KB. Not an object: a 400 later.
-    refused = limits.refused(event.path, payload)
-    if refused:
-        raise Rejection(422, "validation_failed", *refused)
+    limits.enforce(event.path, payload)
     return payload
 
 
@@ -117,20 +136,15 @@ def _header(name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
 
 
-@app.get("/api/campaign")
 def get_campaign() -> Response:
-    return _json(200, submission.campaign_state(settings.load(), clock.now()))
+    return _json(200, contract.answer(contract.campaign_state(settings.load(), clock.now())))
 
 
-@app.get("/api/schema")
 def get_schema() -> Response:
     return Response(200, JSON, _schema_text(), headers={"Cache-Control": "public, max-age=300"})
 
 
-@app.get("/api/openapi.json")
 def get_openapi() -> Response:
-    from bdpilot.web import contract  # its response models are needed by this rarely called route only
-
     return Response(200, JSON, contract.document_text(), headers={"Cache-Control": "public, max-age=300"})
 
 
@@ -139,29 +153,55 @@ def _schema_text() -> str:
     return json.dumps(form_schema(), ensure_ascii=False)
 
 
-@app.post("/api/uploads")
 def post_upload() -> Response:
-    cfg = settings.load()
+    cfg, now = settings.load(), clock.now()
     payload = _json_body()
     if not isinstance(payload, dict):
-        raise Rejection(400, "malformed", "请求内容应为一个JSON对象")
-    if "upload_id" in payload:  # the file is in storage: is it a usable PDF? (the no-JS upload step checks too)
-        return _json(200, submission.check_upload(store_for(cfg), cfg, clock.now(), payload))
-    ticket = submission.request_upload(store_for(cfg), cfg, clock.now(), payload)
+        raise malformed()
+    checking = "upload_id" in payload  # the file is in storage: is it a usable PDF? (the no-JS step checks too)
+    # The form token and the window before the fields: a stale page is told to reload, not what to rename.
+    token = admit(cfg, now, payload.get("form_token"), window=not checking)
+    if checking:
+        check = contract.parse(contract.UploadCheck, payload)
+        info = uploads.check_upload(store_for(cfg), token, check.upload_id, check.title)
+        return _json(200, contract.answer(contract.UploadChecked(ok=True, upload_id=check.upload_id, size=info.size)))
+    contract.parse(contract.UploadRequest, payload)
+    ticket = uploads.request_upload(store_for(cfg), token)
     logger.info("upload presigned", extra={"outcome": "presigned"})
-    return _json(201, ticket)
+    return _json(201, contract.answer(contract.UploadTicket(**vars(ticket))))
 
 
-@app.post("/api/submissions")
+def _take(cfg: settings.Settings, payload: Any, key: str | None) -> submission.Accepted:
+    """One submission, JSON or a plain form: the key, the replay check, the envelope, then the intake."""
+    store, checked = store_for(cfg), submission.check_idempotency_key(key)
+    if not isinstance(payload, dict):
+        raise malformed()
+    replay = submission.replayed(store, checked, payload.get("application"))
+    if replay is not None:
+        return replay
+    request = contract.parse(contract.SubmissionRequest, payload)
+    envelope = submission.Envelope(request.application, request.form_token, request.website)
+    return submission.submit(store, cfg, clock.now(), envelope, checked)
+
+
+def receipt(accepted: submission.Accepted) -> dict[str, Any]:
+    """The 201 answer: the stored body plus the print copy, drawn from it (so a replay draws the same one; the
+    idempotency record keeps only the body)."""
+    from bdpilot.web.printcopy import render_record
+
+    printable = render_record(form_schema(), accepted.body)
+    return contract.answer(contract.Receipt(**accepted.body, printable=printable))
+
+
 def post_submission() -> Response:
     cfg = settings.load()
     if (_header("Content-Type") or "").split(";")[0].strip().lower() == FORM:
         return _post_form(cfg)
-    accepted = submission.submit(store_for(cfg), cfg, clock.now(), _json_body(), _header("Idempotency-Key"))
+    accepted = _take(cfg, _json_body(), _header("Idempotency-Key"))
     # The honeypot outcome is logged as such; the client cannot tell it from a real acceptance.
     logger.info("submission", extra={"outcome": accepted.outcome, "reference": accepted.reference})
     _count(accepted)
-    return _json(accepted.status, accepted.body)
+    return _json(201, receipt(accepted))
 
 
 def _count(accepted: submission.Accepted) -> None:
@@ -172,23 +212,37 @@ def _count(accepted: submission.Accepted) -> None:
         metrics.rejected("honeypot")
 
 
-@app.get("/api/apply/uploads")
 def get_apply_uploads() -> Response:
-    """Attachments for browsers without JavaScript (see bdpilot.web.formdata): also storage's redirect target."""
-    from bdpilot.web import formdata
-    cfg = settings.load()
-    query = app.current_event.query_string_parameters or {}
-    status, page, form_origins = formdata.upload_page(store_for(cfg), cfg, clock.now(), query,
-                                                      formdata.site_base(app.current_event.headers or {}))
-    return _html(status, page, form_origins)
+    """Attachments for browsers without JavaScript (see bdpilot.intake.uploads): also storage's redirect target."""
+    from urllib.parse import urlsplit
+
+    from bdpilot.web import formdata, pages
+
+    cfg, now = settings.load(), clock.now()
+    if not rules.window(now, cfg.deadline).open:
+        return _html(403, pages.closed_page())
+    base = formdata.site_base(app.current_event.headers or {})
+    step = uploads.nojs_step(store_for(cfg), cfg, now, app.current_event.query_string_parameters or {}, base)
+    origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(t["url"])) for t in step.tickets.values()})
+    page = pages.upload_page(step.token, step.state, step.items, step.tickets, step.notice, step.problem)
+    return _html(200, page, origins)
 
 
-@app.get("/api/apply/form")
 def get_apply_form() -> Response:
-    from bdpilot.web import formdata
-    cfg = settings.load()
-    status, page = formdata.form_with_uploads(cfg, clock.now(), app.current_event.query_string_parameters or {})
-    return _html(status, page)
+    """The form again, with the no-JavaScript uploads and their form token filled in."""
+    from bdpilot.web import pages
+
+    cfg, now = settings.load(), clock.now()
+    if not rules.window(now, cfg.deadline).open:
+        return _html(403, pages.closed_page())
+    query = app.current_event.query_string_parameters or {}
+    token = uploads.valid_token(cfg, query.get("token"), now)
+    if token is None:
+        return _html(200, pages.form_page(None, [], tokens.issue(cfg.secret, now),
+                                          wording.text("intake.form_page_expired"), upload_state=""))
+    items = uploads.parse_state(query.get("a"))
+    return _html(200, pages.form_page({"attachments": uploads.attachment_values(items)}, [], token, "",
+                                      upload_state=uploads.state_text(items)))
 
 
 def _html(status: int, page: str, form_origins: list[str] | None = None,
@@ -206,41 +260,51 @@ def _post_form(cfg: settings.Settings) -> Response:
     posted = None
     try:
         posted = formdata.parse(_body_bytes(), _header("Idempotency-Key"))
-        accepted = submission.submit(store_for(cfg), cfg, now, posted.payload, posted.key)
+        accepted = _take(cfg, posted.payload, posted.key)
     except StorageUnavailable as exc:
         # Same as the JSON answer, but as the form again with every answer kept, so nothing typed is lost.
         logger.warning("storage unavailable", extra={"outcome": "unavailable", "aws_error": str(exc), "form": "html"})
         metrics.count(metrics.UNAVAILABLE)
-        busy = Rejection(503, "unavailable", UNAVAILABLE, retry_after=RETRY_AFTER)
+        busy = Unavailable("unavailable", UNAVAILABLE, retry_after=RETRY_AFTER)
         page = pages.rejected(busy, posted.payload if posted else None, tokens.issue(cfg.secret, now))
         return _html(503, page, headers={"Retry-After": str(RETRY_AFTER)})
-    except Rejection as exc:
-        logger.info("rejected", extra={"outcome": exc.code, "status": exc.status, "form": "html"})
+    except Refused as exc:
+        status = status_of(exc)
+        logger.info("rejected", extra={"outcome": exc.code, "status": status, "form": "html"})
         metrics.rejected(exc.code)
         # A closed window is said on the first post, even when the token (checked first) was refused.
         is_open = rules.window(now, cfg.deadline).open
         page = pages.rejected(exc, posted.payload if posted else None, tokens.issue(cfg.secret, now),
                               window_open=is_open)
-        return _html(exc.status if is_open else 403, page)
+        return _html(status if is_open else 403, page)
     logger.info("submission", extra={"outcome": accepted.outcome, "reference": accepted.reference, "form": "html"})
     _count(accepted)
-    return _html(accepted.status, pages.receipt_page(accepted.body))
+    return _html(201, pages.receipt_page(accepted.body))
 
 
-@app.exception_handler(Rejection)
-def rejected(exc: Rejection) -> Response:
-    logger.info("rejected", extra={"outcome": exc.code, "status": exc.status})
+# The handlers, registered for contract.ROUTES by operation: the one list of routes.
+HANDLERS = {"getCampaign": get_campaign, "getSchema": get_schema, "getOpenapi": get_openapi,
+            "createUpload": post_upload, "createSubmission": post_submission,
+            "applyUploads": get_apply_uploads, "applyForm": get_apply_form}
+for _route in contract.ROUTES:
+    app.route(_route.path, _route.method)(HANDLERS[_route.operation])
+
+
+@app.exception_handler(Refused)
+def rejected(exc: Refused) -> Response:
+    status = status_of(exc)
+    logger.info("rejected", extra={"outcome": exc.code, "status": status})
     if app.current_event.path == "/api/submissions":
         metrics.rejected(exc.code)
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-    return _json(exc.status, exc.body(), headers)
+    return _json(status, exc.body(), headers)
 
 
 @app.exception_handler(StorageUnavailable)
 def unavailable(exc: StorageUnavailable) -> Response:
     logger.warning("storage unavailable", extra={"outcome": "unavailable", "aws_error": str(exc)})
     metrics.count(metrics.UNAVAILABLE)
-    return _json(503, {"error": {"code": "unavailable", "message": UNAVAILABLE}}, {"Retry-After": str(RETRY_AFTER)})
+    return _json(503, Unavailable("unavailable", UNAVAILABLE).body(), {"Retry-After": str(RETRY_AFTER)})
 
 
 @app.exception_handler(Exception)
@@ -252,16 +316,16 @@ def failed(exc: Exception) -> Response:
     logger.error("unexpected error", extra={"outcome": "error", "route": path if path in ROUTES else "other",
                                             **metrics.code_location(exc)})
     metrics.count(metrics.UNEXPECTED)
-    return _json(500, {"error": {"code": "internal", "message": INTERNAL}})
+    return _json(500, Refused("internal", INTERNAL).body())
 
 
 @app.not_found
 def not_found(exc: NotFoundError) -> Response:
     path = app.current_event.path
     if path in ROUTES:
-        return _json(405, {"error": {"code": "method_not_allowed", "message": f"该地址只接受 {ROUTES[path]} 请求"}},
-                     {"Allow": ROUTES[path]})
-    return _json(404, {"error": {"code": "not_found", "message": "没有这个接口"}})
+        refused = Refused("method_not_allowed", wording.text("intake.method_not_allowed", method=ROUTES[path]))
+        return _json(405, refused.body(), {"Allow": ROUTES[path]})
+    return _json(404, Refused("not_found", wording.text("intake.not_found")).body())
 
 
 @logger.inject_lambda_context(log_event=False)

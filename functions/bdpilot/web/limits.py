@@ -1,6 +1,6 @@
 """Each route's request body, bounded by the shape of the contract model that describes it (see domain.bounds).
 
-The contract is imported when a body is first checked: a cold start that answers a GET does not need it.
+The shapes are built when a body is first checked: a cold start that answers a GET does not need them.
 """
 
 from __future__ import annotations
@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from bdpilot.domain import wording
 from bdpilot.domain.bounds import Obj, check, shape_of
 from bdpilot.domain.errors import FieldError, listed
+from bdpilot.intake.refusals import Invalid
 
 
 @dataclass(frozen=True)
 class Body:
     shape: Obj
-    summary: str  # the Rejection's message when the body goes beyond its shape
+    summary: str  # the refusal's message (a catalogue key) when the body goes beyond its shape
 
 
 @cache
@@ -24,9 +26,10 @@ def body_for(route: str) -> Body | None:
     """The shape of a JSON request body, from the same models that describe the API (bdpilot.web.contract)."""
     from bdpilot.web import contract
 
-    bodies = {"/api/submissions": Body(shape_of(contract.SubmissionRequest, "提交的内容"),
-                                       "申报书有需要修改的地方，请按提示修改后重新提交"),
-              "/api/uploads": Body(shape_of(contract.UploadRequest, "上传申请"), "无法上传该文件")}
+    bodies = {"/api/submissions": Body(shape_of(contract.SubmissionRequest, wording.text("intake.body_submission")),
+                                       "intake.summary"),
+              "/api/uploads": Body(shape_of(contract.UploadRequest, wording.text("intake.body_upload")),
+                                   "intake.upload_summary")}
     return bodies.get(route)
 
 
@@ -37,4 +40,11 @@ def refused(route: str, payload: Any) -> tuple[str, list[FieldError]] | None:
     if body is None or not isinstance(payload, dict):
         return None
     problems = check(payload, body.shape)
-    return listed(body.summary, problems) if problems else None
+    return listed(wording.text(body.summary), problems) if problems else None
+
+
+def enforce(route: str, payload: Any) -> None:
+    """Refuse (Invalid) a body beyond its route's models; see `refused`."""
+    found = refused(route, payload)
+    if found:
+        raise Invalid("validation_failed", *found)
