@@ -16,18 +16,23 @@
 
   var schema = JSON.parse(schemaNode.textContent);
   var M = schema["x-messages"];
+  // What this script says and the figures it checks, from the server's catalogue and settings (formhtml.py's
+  // schema_script): no sentence, limit or label is typed here. A missing key shows its name, not a guess.
+  var W = schema["x-wording"] || {};
+  var FIGURES = schema["x-figures"] || {};
+  function say(key, params) { return fmt(key in W ? W[key] : key, params || {}); }
   var DRAFT = "bdpilot.apply.draft";
   var RECEIPT = "bdpilot.apply.receipt"; // the last 201 answer, so the receipt and paper copy survive a reload
-  // The server refuses a form token older than 7 days (settings.TOKEN_MAX_AGE_SECONDS); a draft's token is
-  // replaced an hour before that, so it cannot expire between restoring and submitting.
-  var TOKEN_MAX_MS = 7 * 24 * 3600 * 1000 - 3600 * 1000;
+  // The server refuses a form token older than settings.TOKEN_MAX_AGE_SECONDS; a draft's token is replaced an
+  // hour before that, so it cannot expire between restoring and submitting.
+  var TOKEN_MAX_MS = (FIGURES.token_max_age_seconds - 3600) * 1000;
   var USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"; // GB 32100-2015
   var USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
   var statusBox = document.getElementById("apply-status");
   var after = document.getElementById("apply-after");
   var submitButton = document.getElementById("apply-submit");
-  var state = { token: "", key: "", attachments: [], maxBytes: 20 * 1024 * 1024, open: true, busy: false };
+  var state = { token: "", key: "", attachments: [], maxBytes: FIGURES.max_upload_bytes, open: true, busy: false };
   var draftOffered = false;
   var campaignToken = ""; // the fresh token /api/campaign gave this page
 
@@ -70,7 +75,7 @@
   }
   // Full-width digits and letters typed on a Chinese keyboard count as ASCII, as on the server.
   function halfwidth(v) {
-    return v.normalize("NFKC").replace(/[－—]/g, "-").replace(/\s+/g, "");
+    return v.normalize("NFKC").replace(/[\uff0d\u2014]/g, "-").replace(/\s+/g, "");
   }
 
   // ---- the schema, walked the same way formhtml.py walks it ----------------------------------------------
@@ -220,7 +225,7 @@
         kinds.forEach(function (k) {
           var id = idOf("application.attachments." + k.kind);
           if (byId(id).closest(".apply-attachment").classList.contains("apply-uploading")) {
-            errors.push({ id: id, message: "“" + k.title + "”正在上传，请等待上传完成" });
+            errors.push({ id: id, message: say("uploading_wait", { title: k.title }) });
           } else if (k.required && !state.attachments.some(function (a) { return a.kind === k.kind; })) {
             errors.push({ id: id, message: fmt(M["missing.attachments"], { title: k.title }) });
           }
@@ -261,7 +266,7 @@
     if (!message) {
       c.removeAttribute("aria-invalid");
     } else {
-      var p = h("p", { "class": "apply-field-error", id: id + "-error" }, [hidden("错误："), message]);
+      var p = h("p", { "class": "apply-field-error", id: id + "-error" }, [hidden(say("error_prefix")), message]);
       var before = box.querySelector(".apply-check, .apply-unit, .apply-files, input, select, textarea");
       box.insertBefore(p, before);
       c.setAttribute("aria-invalid", "true");
@@ -292,7 +297,7 @@
     var seen = {};
     errors.forEach(function (e) {
       if (!e.id) return;
-      seen[e.id] = seen[e.id] ? seen[e.id] + "；" + e.message : e.message;
+      seen[e.id] = seen[e.id] ? seen[e.id] + say("rule_sep") + e.message : e.message;
     });
     Object.keys(seen).forEach(function (id) { setFieldError(id, seen[id]); });
     var items = errors.map(function (e) {
@@ -304,7 +309,7 @@
     });
     var summary = h("div", { "class": "apply-error-summary", id: "error-summary", tabindex: "-1", role: "alert",
                              "aria-labelledby": "error-summary-title" },
-                    [h("h2", { id: "error-summary-title", text: "提交前请修改以下问题" }),
+                    [h("h2", { id: "error-summary-title", text: say("summary_title") }),
                      message ? h("p", { text: message }) : null, h("ul", {}, items)]);
     form.insertBefore(summary, form.firstChild);
     summary.focus({ preventScroll: true });
@@ -340,7 +345,7 @@
       // Too old to submit: the answers stay, the uploads made under that token cannot be used with a new one.
       setToken(campaignToken);
       if (!campaignToken) renewToken();
-      dropUploads("草稿保存已超过7天，页面已更新。");
+      dropUploads(say("draft_stale"));
     }
   }
   function setToken(token) { state.token = token; form.elements.form_token.value = token; }
@@ -350,7 +355,7 @@
     return fetch("/api/campaign", { headers: { Accept: "application/json" } })
       .then(function (r) { return r.json(); })
       .then(function (c) { campaignToken = c.form_token; if (!state.token) setToken(c.form_token); saveDraft(); })
-      .catch(function () { announce("暂时无法连接申报系统，请稍后刷新页面（已填写的内容保存在本机）"); });
+      .catch(function () { announce(say("unreachable_later")); });
   }
   // Uploads belong to the old token's owner hash and the server refuses them under a new token: say which
   // files to upload again, on their fields and in one notice, rather than failing at 确认提交.
@@ -364,14 +369,18 @@
     if (old) old.remove();
     var errors = [];
     if (!stale.length) return errors;
-    function quoted(list) { return list.map(function (a) { return "“" + a.filename + "”"; }).join("、"); }
+    function quoted(list) {
+      return list.map(function (a) { return say("quoted", { text: a.filename }); }).join(say("list_sep"));
+    }
     kinds.forEach(function (k) {
       var mine = stale.filter(function (a) { return a.kind === k.kind; });
-      if (mine.length) errors.push({ id: idOf("application.attachments." + k.kind), message: "请重新上传" + quoted(mine) });
+      if (mine.length) {
+        errors.push({ id: idOf("application.attachments." + k.kind), message: say("upload_again", { files: quoted(mine) }) });
+      }
     });
     errors.forEach(function (e) { setFieldError(e.id, e.message); });
     statusBox.appendChild(h("div", { "class": "apply-notice", id: "uploads-again", role: "status" }, [
-      h("p", { text: why + "已填写的内容已保留；之前上传的附件需要重新上传：" + quoted(stale) + "。" })]));
+      h("p", { text: say("uploads_again", { why: why, files: quoted(stale) }) })]));
     return errors;
   }
   function clearDraft() {
@@ -380,17 +389,17 @@
   }
   function offerDraft(d) {
     var when = new Date(d.saved);
-    var text = "您有一份保存在本机浏览器中的草稿（保存于" + when.toLocaleString("zh-CN") + "）。";
+    var text = say("draft_offer", { saved: when.toLocaleString("zh-CN") });
     draftOffered = true;
     var box = h("div", { "class": "apply-notice", id: "draft-offer", tabindex: "-1", role: "region",
-                         "aria-label": "恢复草稿" }, [
+                         "aria-label": say("draft_restore") }, [
       h("p", { text: text }),
-      h("button", { type: "button", "class": "md-button md-button--primary", id: "draft-restore", text: "恢复草稿",
-                    on: { click: function () { draftOffered = false; box.remove(); restoreDraft(d);
-                      announce("已恢复草稿"); focusField(idOf(fields[0].path)); } } }),
+      h("button", { type: "button", "class": "md-button md-button--primary", id: "draft-restore",
+                    text: say("draft_restore"), on: { click: function () { draftOffered = false; box.remove();
+                      restoreDraft(d); announce(say("draft_restored")); focusField(idOf(fields[0].path)); } } }),
       " ",
-      h("button", { type: "button", "class": "md-button", id: "draft-discard", text: "清除草稿",
-                    on: { click: function () { clearDraft(); box.remove(); announce("草稿已清除"); } } }),
+      h("button", { type: "button", "class": "md-button", id: "draft-discard", text: say("draft_clear"),
+                    on: { click: function () { clearDraft(); box.remove(); announce(say("draft_cleared")); } } }),
     ]);
     statusBox.appendChild(box);
     // After a refresh the browser may restore a scroll position far below: bring the choice into view.
@@ -405,7 +414,7 @@
     var count = byId(idOf(f.path) + "-count");
     if (!count) return;
     var max = f.spec.maxLength, n = Array.from(raw(f)).length;
-    var text = n <= max ? "已输入" + n + "个字，还可以输入" + (max - n) + "个字" : "已超出" + (n - max) + "个字";
+    var text = n <= max ? say("typed", { count: n, left: max - n }) : say("over", { over: n - max });
     // One-line fields have no maxlength (it would cut pasted text silently): their count shows near the limit.
     if (f.widget === "text") {
       count.hidden = n < max * 0.8;
@@ -449,11 +458,11 @@
       if (!item || item.classList.contains("apply-toc--done") === ok) return;
       item.classList.toggle("apply-toc--done", ok);
       var mark = item.querySelector(".apply-toc-mark");
-      if (ok && !mark) item.querySelector("a").appendChild(h("span", { "class": "apply-toc-mark", text: "（已完成）" }));
+      if (ok && !mark) item.querySelector("a").appendChild(h("span", { "class": "apply-toc-mark", text: say("section_done") }));
       if (!ok && mark) mark.remove();
     });
     progressBox.hidden = false;
-    progressBox.textContent = "已完成" + done + "/" + sections.length + "部分";
+    progressBox.textContent = say("progress", { done: done, total: sections.length });
   }
 
   // ---- attachments: straight to storage through a presigned POST ----------------------------------------
@@ -465,15 +474,15 @@
       if (a.kind !== k.kind) return;
       list.appendChild(h("li", {}, [
         h("span", { "class": "apply-file-name", text: a.filename }), " ",
-        h("span", { "class": "apply-file-size", text: "（" + sizeText(a.size || 0) + "）" }), " ",
+        h("span", { "class": "apply-file-size", text: say("size_note", { size: sizeText(a.size || 0) }) }), " ",
         h("button", { type: "button", "class": "apply-link-button", on: { click: function () {
           replacing = a; byId(idOf("application.attachments." + k.kind)).click();
-        } } }, ["替换", hidden("“" + a.filename + "”")]), " ",
+        } } }, [say("replace"), hidden(say("quoted", { text: a.filename }))]), " ",
         h("button", { type: "button", "class": "apply-link-button", on: { click: function () {
           removeAttachment(a);
-          announce("已删除“" + a.filename + "”");
+          announce(say("deleted", { filename: a.filename }));
           byId(idOf("application.attachments." + k.kind)).focus();
-        } } }, ["删除", hidden("“" + a.filename + "”")]),
+        } } }, [say("delete"), hidden(say("quoted", { text: a.filename }))]),
       ]));
     });
     updateProgress();
@@ -499,18 +508,18 @@
     setFieldError(id, "");
     // Refused before any byte leaves the browser: wrong type or too big.
     if (!/\.pdf$/i.test(file.name) || (file.type && file.type !== "application/pdf")) {
-      return fail("“" + file.name + "”不是PDF文件，只能上传PDF格式的文件");
+      return fail(say("not_pdf", { filename: file.name }));
     }
     if (file.size > state.maxBytes) {
-      return fail("“" + file.name + "”大小为" + sizeText(file.size) + "，超过20MB，请压缩或拆分后再上传");
+      return fail(say("too_big", { filename: file.name, size: sizeText(file.size) }));
     }
-    if (file.size === 0) return fail("“" + file.name + "”是空文件，请重新选择");
+    if (file.size === 0) return fail(say("empty_file", { filename: file.name }));
     var count = state.attachments.filter(function (a) { return a.kind === k.kind && a !== old; }).length;
-    if (count >= 5) return fail(k.title + "最多上传5个文件");
+    if (count >= FIGURES.per_kind) return fail(say("too_many", { title: k.title }));
     box.classList.add("apply-uploading");
     bar.hidden = false;
     bar.value = 0;
-    status.textContent = "正在上传“" + file.name + "”…";
+    status.textContent = say("upload_start", { filename: file.name });
     fetch("/api/uploads", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ form_token: state.token, filename: file.name, size: file.size,
                              content_type: "application/pdf" }) })
@@ -518,7 +527,7 @@
       .then(function (res) {
         if (res.status !== 201) {
           var e = res.body.error || {};
-          return fail((e.fields && e.fields[0] && e.fields[0].message) || e.message || "无法上传该文件");
+          return fail((e.fields && e.fields[0] && e.fields[0].message) || e.message || say("upload_refused"));
         }
         var ticket = res.body;
         var xhr = new XMLHttpRequest();
@@ -529,17 +538,17 @@
           if (!e.lengthComputable) return;
           var pct = Math.round((e.loaded / e.total) * 100);
           bar.value = pct;
-          status.textContent = "正在上传“" + file.name + "”：" + pct + "%";
+          status.textContent = say("upload_percent", { filename: file.name, percent: pct });
         });
         xhr.addEventListener("load", function () {
-          if (xhr.status < 200 || xhr.status >= 300) return fail("“" + file.name + "”上传失败，请重试");
+          if (xhr.status < 200 || xhr.status >= 300) return fail(say("upload_failed", { filename: file.name }));
           // The server checks the stored bytes now (a real PDF, this form's), not only at 确认提交.
           fetch("/api/uploads", { method: "POST", headers: { "Content-Type": "application/json" },
             body: JSON.stringify({ form_token: state.token, upload_id: ticket.upload_id,
-                                   title: k.title + "“" + file.name + "”" }) })
+                                   title: say("upload_title", { title: k.title, filename: file.name }) }) })
             .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b }; }); })
             .then(function (res) {
-              if (res.status === 422) return fail((res.body.error || {}).message || "无法使用该文件，请重新上传");
+              if (res.status === 422) return fail((res.body.error || {}).message || say("upload_unusable"));
               uploaded();
             }, uploaded); // unreachable check: the submission checks the file again
         });
@@ -555,13 +564,13 @@
           renderFiles(k);
           saveDraft();
           input.value = "";
-          status.textContent = "已上传“" + file.name + "”（" + sizeText(file.size) + "）";
+          status.textContent = say("uploaded", { filename: file.name, size: sizeText(file.size) });
         }
-        xhr.addEventListener("error", function () { fail("网络中断，“" + file.name + "”未能上传，请重试"); });
+        xhr.addEventListener("error", function () { fail(say("upload_lost", { filename: file.name })); });
         xhr.open("POST", ticket.url);
         xhr.send(data);
       })
-      .catch(function () { fail("网络中断，“" + file.name + "”未能上传，请重试"); });
+      .catch(function () { fail(say("upload_lost", { filename: file.name })); });
   }
 
   // ---- steps: form → check your answers → receipt ---------------------------------------------------------
@@ -572,8 +581,8 @@
   }
   function empty(v) { return v === undefined || v === null || v === ""; }
   function display(f, v) {
-    if (empty(v)) return "（未填写）";
-    if (f.widget === "pledge") return v === true ? "已承诺" : "未承诺";
+    if (empty(v)) return say("unfilled");
+    if (f.widget === "pledge") return say(v === true ? "pledge_given" : "pledge_missing");
     if (f.spec.enum && f.spec["x-labels"]) {
       var i = f.spec.enum.map(String).indexOf(String(v));
       if (i >= 0) return f.spec["x-labels"][i];
@@ -582,8 +591,8 @@
   }
   function review() {
     var app = application();
-    var body = [h("h2", { id: "review-title", tabindex: "-1", text: "检查申报内容" }),
-                h("p", { text: "请逐项核对。需要修改时，点击该项后的“修改”。确认无误后点击“确认提交”。" })];
+    var body = [h("h2", { id: "review-title", tabindex: "-1", text: say("review_title") }),
+                h("p", { text: say("review_intro") })];
     sections.forEach(function (s) {
       var rows = [];
       function row(title, value, id) {
@@ -591,14 +600,15 @@
           h("dt", { text: title }), h("dd", { text: value }),
           h("dd", { "class": "apply-review-edit" }, [h("a", { href: "#" + id, on: { click: function (e) {
             e.preventDefault(); focusField(id);
-          } } }, ["修改", hidden(title)])]),
+          } } }, [say("edit"), hidden(title)])]),
         ]));
       }
       if (s.widget === "attachments") {
         kinds.forEach(function (k) {
           var names = state.attachments.filter(function (a) { return a.kind === k.kind; })
-            .map(function (a) { return a.filename + "（" + sizeText(a.size || 0) + "）"; });
-          row(k.title, names.length ? names.join("；") : "（未上传）", idOf("application.attachments." + k.kind));
+            .map(function (a) { return say("file_size", { filename: a.filename, size: sizeText(a.size || 0) }); });
+          row(k.title, names.length ? names.join(say("rule_sep")) : say("not_uploaded"),
+              idOf("application.attachments." + k.kind));
         });
       } else if (s.widget === "pledge") {
         row(s.title, display(s.fields[0], app[s.key]), idOf(s.fields[0].path));
@@ -610,10 +620,10 @@
       body.push(h("h3", { text: s.title }), h("dl", { "class": "apply-review-list" }, rows));
     });
     var confirm = h("button", { type: "button", "class": "md-button md-button--primary", id: "apply-confirm",
-                                text: "确认提交", on: { click: send } });
+                                text: say("confirm"), on: { click: send } });
     body.push(h("div", { "class": "apply-review-status", id: "review-status", role: "alert" }),
               h("div", { "class": "apply-actions" }, [confirm, " ",
-                h("button", { type: "button", "class": "md-button", text: "返回修改", on: { click: function () {
+                h("button", { type: "button", "class": "md-button", text: say("back_to_form"), on: { click: function () {
                   focusField(idOf(fields[0].path));
                 } } })]));
     after.textContent = "";
@@ -629,12 +639,12 @@
     var button = byId("apply-confirm"), note = byId("review-status");
     state.busy = true;
     button.disabled = true;
-    button.textContent = "正在提交…";
+    button.textContent = say("sending");
     note.textContent = "";
     if (!state.key) { state.key = newKey(); saveDraft(); }
     var payload = JSON.stringify({ application: application(), form_token: state.token,
                                    website: form.elements.website.value });
-    function done() { state.busy = false; button.disabled = false; button.textContent = "确认提交"; }
+    function done() { state.busy = false; button.disabled = false; button.textContent = say("confirm"); }
     fetch("/api/submissions", { method: "POST", body: payload,
       headers: { "Content-Type": "application/json", "Idempotency-Key": state.key } })
       .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b, r: r }; }); })
@@ -646,8 +656,7 @@
         if (e.code === "idempotency_key_reused") state.key = "";
         if (e.code === "form_token_invalid" || e.code === "form_token_used") {
           renewToken();
-          return showErrors(dropUploads("页面已过期或已提交过。"),
-                            "页面已更新：已填写的内容已保留，请重新上传附件后再提交。");
+          return showErrors(dropUploads(say("expired")), say("refreshed"));
         }
         if (e.code === "duplicate_applicant") return duplicate(note, e.message);
         if (res.status === 422 && e.fields) {
@@ -655,11 +664,11 @@
                             e.message);
         }
         if (res.status >= 500 && res.status !== 501) return retry(note, e.message, res.r.headers.get("Retry-After"));
-        note.textContent = e.message || "提交失败，请稍后重试";
+        note.textContent = e.message || say("failed");
       })
       .catch(function () {
         done();
-        retry(note, "网络连接中断，申报书尚未确认送达。", null);
+        retry(note, say("offline"), null);
       });
   }
   // Network failures and 5xx: try again with the same Idempotency-Key, so a request that did arrive is not
@@ -668,10 +677,10 @@
     attempts += 1;
     if (attempts > 3) {
       attempts = 0;
-      note.textContent = message + "请检查网络后再次点击“确认提交”（不会重复提交）。";
+      note.textContent = say("retry_manually", { message: message });
       return;
     }
-    note.textContent = message + "正在自动重试（第" + attempts + "次）…";
+    note.textContent = say("retrying", { message: message, attempt: attempts });
     setTimeout(send, Math.min(10, parseInt(after, 10) || attempts) * 1000);
   }
 
@@ -683,17 +692,16 @@
     note.textContent = message;
     var last = savedReceipt(), uscc = application().applicant.uscc;
     if (!last || !last.record || last.record.application.applicant.uscc !== uscc) return;
-    note.appendChild(h("p", {}, ["本机保存有该单位提交的回执（申报编号" + last.reference + "）。",
-      h("button", { type: "button", "class": "md-button", id: "duplicate-receipt", text: "查看/打印上次提交的回执",
+    note.appendChild(h("p", {}, [say("duplicate_saved", { reference: last.reference }),
+      h("button", { type: "button", "class": "md-button", id: "duplicate-receipt", text: say("receipt_show"),
                     on: { click: function () { receipt(last, true); } } })]));
   }
   function offerReceipt() {
     var last = savedReceipt();
     if (!last || !last.reference) return;
     statusBox.appendChild(h("div", { "class": "apply-notice", id: "receipt-offer" }, [
-      h("p", { text: "本机浏览器保存有上次提交的回执（申报编号" + last.reference + "，" +
-                     beijingTime(last.received_at) + "提交）。" }),
-      h("button", { type: "button", "class": "md-button", id: "receipt-last", text: "查看/打印上次提交的回执",
+      h("p", { text: say("receipt_saved", { reference: last.reference, received: beijingTime(last.received_at) }) }),
+      h("button", { type: "button", "class": "md-button", id: "receipt-last", text: say("receipt_show"),
                     on: { click: function () { receipt(last, true); } } })]));
   }
 
@@ -709,85 +717,29 @@
       renewToken().then(clearDraft);
     }
     after.textContent = "";
+    function labelled(label, value) { return say("pair", { label: label, value: value }); }
+    var steps = byId("apply-next-steps"); // printcopy.render_next_steps, embedded in the page by the build
     var panel = h("div", { "class": "apply-receipt" }, [
-      h("h2", { id: "receipt-title", tabindex: "-1", text: "申报书已提交" }),
-      h("p", { "class": "apply-reference" }, ["申报编号：", h("strong", { id: "receipt-reference",
-                                                                      text: body.reference })]),
-      h("p", {}, ["提交时间：", beijingTime(body.received_at)]),
-      h("p", { "class": "apply-digest" }, ["数据摘要（SHA-256）：", h("code", { id: "receipt-digest",
-                                                                        text: body.digest })]),
-      h("h3", { text: "接下来" }),
-      h("ol", {}, [
-        h("li", { text: "请记下申报编号。打印下方的申报书，由法定代表人签字并加盖单位公章。" }),
-        h("li", { text: "纸质版材料内容应与网上填报内容一致（通知原文）；请直接打印本申报书，不要另行修改。" +
-                        "通知未说明纸质材料由谁报送、报送至何处，请按推荐单位的要求报送。" }),
-        h("li", { text: "推荐单位审核后出具推荐意见。如需更正已提交的申报书，请联系推荐单位。" }),
-      ]),
-      h("p", {}, [h("button", { type: "button", "class": "md-button md-button--primary", id: "apply-print-button",
-                                text: "打印申报书", on: { click: function () { window.print(); } } }),
+      h("h2", { id: "receipt-title", tabindex: "-1", text: say("receipt_title") }),
+      h("p", { "class": "apply-reference" }, [labelled(W.reference, ""), h("strong", { id: "receipt-reference",
+                                                                                    text: body.reference })]),
+      h("p", {}, [labelled(W.received_at, beijingTime(body.received_at))]),
+      h("p", { "class": "apply-digest" }, [labelled(W.digest, ""), h("code", { id: "receipt-digest",
+                                                                              text: body.digest })]),
+      steps ? steps.content.cloneNode(true) : null,
+      h("p", {}, [body.printable ? h("button", { type: "button", "class": "md-button md-button--primary",
+                                                 id: "apply-print-button", text: say("print"),
+                                                 on: { click: function () { window.print(); } } }) : null,
                   saved ? " " : null,
-                  saved ? h("button", { type: "button", "class": "md-button", id: "receipt-back", text: "返回申报页面",
+                  saved ? h("button", { type: "button", "class": "md-button", id: "receipt-back", text: say("back"),
                                         on: { click: function () { showStep("form"); } } }) : null]),
     ]);
     after.appendChild(panel);
-    after.appendChild(printable(body));
+    // The print copy is the server's (printcopy.render_record, in the 201 answer and in the saved receipt): the
+    // same HTML as the no-JavaScript receipt, escaped there. A receipt saved before it was sent has none.
+    if (body.printable) after.insertAdjacentHTML("beforeend", body.printable);
     showStep("done");
     byId("receipt-title").focus();
-  }
-
-  // The paper copy, from the normalized record the server stored (not from what is on screen).
-  function printable(body) {
-    var record = body.record, app = record.application;
-    var cover = [];
-    function pair(t, v) { cover.push(h("dt", { text: t }), h("dd", { text: v })); }
-    sections[0].fields.forEach(function (f) {
-      var v = app[sections[0].key][f.name];
-      if (v !== "" && v !== undefined) pair(f.title, display(f, v));
-    });
-    pair("申报单位（盖章）", app.applicant.name);
-    pair("申报编号", body.reference);
-    pair("提交时间", beijingTime(body.received_at));
-    var parts = [h("header", { "class": "apply-print-cover" }, [h("h2", { text: schema.title }),
-                                                                 h("dl", { "class": "apply-cover-list" }, cover)])];
-    sections.forEach(function (s) {
-      var content;
-      if (s.widget === "attachments") {
-        content = [h("table", { "class": "apply-table" }, [
-          h("thead", {}, [h("tr", {}, ["附件类型", "文件名", "大小"].map(function (t) {
-            return h("th", { scope: "col", text: t });
-          }))]),
-          h("tbody", {}, (record.files || []).map(function (f) {
-            return h("tr", {}, [h("td", { text: f.title }), h("td", { text: f.filename }),
-                                h("td", { text: sizeText(f.size) })]);
-          }))])];
-      } else if (s.widget === "pledge") {
-        parts.push(h("section", { "class": "apply-print-section apply-print-opinion" }, [
-          h("h3", { text: "推荐单位意见" }),
-          h("div", { "class": "apply-opinion-box" }, ["（由推荐单位填写）", h("p", { "class": "apply-sign" },
-            ["推荐单位（盖章）：", h("br"), "日期：　　年　　月　　日"])])]));
-        content = [h("p", { text: s.spec.description }), h("p", { text: display(s.fields[0], app[s.key]) }),
-                   h("p", { "class": "apply-sign" }, ["法定代表人（签字）：　　　　　　申报单位（盖章）：", h("br"),
-                                                     "日期：　　年　　月　　日"])];
-      } else {
-        // A conditional field left empty (推荐单位名称 when a province was chosen) is not a question on paper.
-        var shown = s.fields.filter(function (f) {
-          return !(f.spec["x-required-when"] && empty(app[s.key][f.name]));
-        });
-        content = [h("table", { "class": "apply-table apply-answers" }, [h("tbody", {}, shown.map(function (f) {
-          return h("tr", {}, [h("th", { scope: "row", text: f.title }),
-                              h("td", { text: display(f, app[s.key][f.name]) })]);
-        }))])];
-      }
-      parts.push(h("section", { "class": "apply-print-section" }, [h("h3", { text: s.title })].concat(content)));
-    });
-    // A layout table: its tfoot repeats on every printed page and keeps text clear of the fixed footer.
-    return h("article", { "class": "apply-print", id: "apply-print", "aria-label": "申报书打印稿" }, [
-      h("table", { "class": "apply-print-frame", role: "presentation" }, [
-        h("tfoot", {}, [h("tr", {}, [h("td", {}, [h("div", { "class": "apply-print-footer-space" })])])]),
-        h("tbody", {}, [h("tr", {}, [h("td", {}, parts)])])]),
-      h("footer", { "class": "apply-print-footer" }, ["申报编号：" + body.reference + "　提交时间：" +
-        beijingTime(body.received_at), h("br"), "数据摘要（SHA-256）：" + body.digest]),
-    ]);
   }
 
   // ---- the submission window ------------------------------------------------------------------------------
@@ -795,18 +747,18 @@
     state.open = false;
     var when = beijingTime(deadline, true);
     statusBox.insertBefore(h("div", { "class": "apply-notice apply-closed", id: "apply-closed" }, [
-      h("h2", { text: "申报已截止" }), h("p", { text: "截止时间：" + when + "。系统不再接受新的申报。" })]),
+      h("h2", { text: say("closed_title") }), h("p", { text: say("closed", { deadline: when }) })]),
     statusBox.firstChild);
     Array.prototype.forEach.call(form.elements, function (c) { c.disabled = true; });
-    submitButton.textContent = "申报已截止";
+    submitButton.textContent = say("closed_title");
   }
 
   // ---- wiring ---------------------------------------------------------------------------------------------
   document.body.appendChild(h("div", { id: "apply-live", "class": "apply-vh", "aria-live": "polite" }));
-  submitButton.textContent = "下一步：检查申报内容";
+  submitButton.textContent = say("next");
   form.appendChild(h("div", { "class": "apply-actions apply-draft-actions" }, [
-    h("p", { "class": "apply-hint", text: "填写内容会自动保存在本机浏览器中（不会上传），下次打开本页可以恢复。" }),
-    h("button", { type: "button", "class": "md-button", id: "draft-clear", text: "清除草稿", on: { click: function () {
+    h("p", { "class": "apply-hint", text: say("draft_note") }),
+    h("button", { type: "button", "class": "md-button", id: "draft-clear", text: say("draft_clear"), on: { click: function () {
       clearDraft();
       form.reset();
       state.attachments = [];
@@ -815,7 +767,7 @@
       refreshAll();
       var offer = byId("draft-offer");
       if (offer) offer.remove();
-      announce("草稿及已填写的内容已清除");
+      announce(say("draft_cleared_all"));
     } } }),
   ]));
   Array.prototype.forEach.call(form.querySelectorAll(".apply-upload"), function (n) { n.hidden = false; });
@@ -866,6 +818,6 @@
     })
     .catch(function () {
       statusBox.appendChild(h("p", { "class": "apply-notice",
-        text: "暂时无法连接申报系统，可以先填写（内容会保存在本机），稍后刷新页面再提交。" }));
+        text: say("unreachable") }));
     });
 })();

@@ -12,7 +12,8 @@
   var BEIJING_MS = 8 * 3600 * 1000;
   function two(n) { return ("0" + n).slice(-2); }
   function beijingDate(d) { return d.getUTCFullYear() + "年" + (d.getUTCMonth() + 1) + "月" + d.getUTCDate() + "日"; }
-  // Beijing time whatever the browser's zone; formhtml.beijing_time says it the same way (seconds unless a deadline).
+  // Beijing time whatever the browser's zone; formats.beijing_time says it the same way (the catalogue's dates.toml;
+  // seconds unless a deadline). This script runs on every page, before any page data: its format stays here.
   function beijingTime(iso, withoutSeconds) {
     var t = Date.parse(iso || "");
     if (isNaN(t)) return iso || "";

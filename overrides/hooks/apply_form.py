@@ -2,10 +2,12 @@
 
 The page's Markdown holds a placeholder ``<div data-apply-form></div>`` on a line of its own; after Markdown is
 rendered the placeholder becomes the form (``bdpilot.web.formhtml.render_form``) followed by the schema itself as a
-JSON blob that ``docs/assets/apply.js`` validates against. No field is written by hand in a page or script.
+JSON blob that ``docs/assets/apply.js`` validates against (with the sentences it says, ``x-wording``) and the
+receipt's next steps (``bdpilot.web.printcopy.render_next_steps``) in a ``<template>``. No field or sentence is
+written by hand in a page or script.
 
 The 离线起草 page (``apply/draft.md``) holds ``<div data-draft-form></div>`` instead: it becomes the blank 申报书
-(``bdpilot.web.formhtml.render_blank``), every section, field, limit and attachment kind from the same schema.
+(``bdpilot.web.draftcopy.render_blank``), every section, field, limit and attachment kind from the same schema.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 from bdpilot.domain.application import form_schema
-from bdpilot.web.formhtml import render_blank, render_form, schema_script
+from bdpilot.web.draftcopy import render_blank
+from bdpilot.web.formhtml import render_form, schema_script
+from bdpilot.web.printcopy import render_next_steps
 
 PLACEHOLDER = "<div data-apply-form></div>"
 DRAFT_PLACEHOLDER = "<div data-draft-form></div>"
@@ -34,5 +38,7 @@ def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -
         return html
     schema = form_schema()
     # data-search-exclude: labels and options would otherwise flood the search index with form text.
-    form = f"<div data-search-exclude>{render_form(schema)}{schema_script(schema)}</div>"
+    # The receipt's next steps, drawn by the same function as the no-JavaScript receipt's; apply.js shows them.
+    steps = f'<template id="apply-next-steps">{render_next_steps("h3")}</template>'
+    form = f"<div data-search-exclude>{render_form(schema)}{schema_script(schema)}{steps}</div>"
     return html.replace(PLACEHOLDER, form, 1)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from bdpilot.web.formhtml import flatten
+from bdpilot.web.schemawalk import flatten
 from tests.factories import PDF, application
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,3 +110,9 @@ def pdf_file(tmp: Path, name: str, size: int = 0, data: bytes = PDF) -> Path:
 
 def upload(page: Page, kind: str, path: Path) -> None:
     page.set_input_files(f"#application-attachments-{kind}", str(path))
+
+
+def as_dom(page: Page, html: str) -> str:
+    """`html` as the browser serializes it once parsed, to compare with what a page shows."""
+    return page.evaluate("html => { const t = document.createElement('template'); t.innerHTML = html;"
+                         " return t.content.firstElementChild.outerHTML; }", html)

@@ -14,7 +14,9 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Route, expect
 
 from bdpilot.domain import campaign
-from bdpilot.web.formhtml import flatten
+from bdpilot.domain.application import MAX_UPLOAD_BYTES
+from bdpilot.domain.formats import size_text
+from bdpilot.web.schemawalk import flatten
 from tests.browser.apply_support import (
     ARTIFACTS,
     Watched,
@@ -201,7 +203,8 @@ def test_a_21_mb_file_is_refused_before_upload(watched: Watched, live: Any, tmp_
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url) if "/api/uploads" in r.url else None)
     upload(page, "license", pdf_file(tmp_path, "大文件.pdf", 21 * 1024 * 1024))
-    expect(page.locator("#application-attachments-license-error")).to_contain_text("超过20MB")
+    expect(page.locator("#application-attachments-license-error")).to_contain_text(
+        f"超过{size_text(MAX_UPLOAD_BYTES)}")
     assert page.locator("#application-attachments-license-files li").count() == 0
     upload(page, "license", tmp_path / "大文件.pdf")  # the same file again: still refused
     (tmp_path / "说明.docx").write_bytes(b"PK\x03\x04")

@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, Page, Route, expect
 
 from bdpilot.domain import campaign
 from bdpilot.domain.application import form_schema
-from bdpilot.web.formhtml import render_record
-from tests.browser.apply_support import Watched, fill, new_page, open_form, pdf_file, upload
+from bdpilot.web.printcopy import render_next_steps, render_record
+from tests.browser.apply_support import Watched, as_dom, fill, new_page, open_form, pdf_file, upload
 from tests.browser.test_apply import ready_to_confirm, unique
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -111,14 +111,17 @@ def test_receipt_survives_a_reload_prints_for_people_and_a_second_post_points_to
     assert stored["application"]["applicant"]["employees"] == 1500
     assert stored["application"]["applicant"]["revenue"] == "356000.50"
 
-    # Item 7: the time for people, the same paper copy as the Python renderer, no empty conditional row.
+    # Item 7: the time for people; the paper copy is the server's, drawn from the stored record by the one
+    # renderer (printcopy.render_record, as on the no-JS receipt) and inserted as it is; no empty conditional row.
     receipt = page.locator(".apply-receipt").inner_text()
     assert WHEN.search(receipt) and body["received_at"] not in receipt
+    from_store = render_record(form_schema(), {**body, "record": stored})
+    assert body["printable"] == from_store
+    assert page.locator("#apply-print").evaluate("e => e.outerHTML") == as_dom(page, from_store)
+    # The next steps are the server's too (the build embeds printcopy.render_next_steps for apply.js).
+    assert page.locator(".apply-receipt .apply-next-steps").evaluate("e => e.outerHTML") == \
+        as_dom(page, render_next_steps("h3"))
     js_copy = page.locator("#apply-print").inner_text()
-    py_copy = page.evaluate("html => { const d = document.createElement('div'); d.className = 'md-typeset';"
-                            " d.innerHTML = html; document.querySelector('#apply-after').appendChild(d);"
-                            " const t = d.innerText; d.remove(); return t; }", render_record(form_schema(), body))
-    assert js_copy == py_copy
     assert len(WHEN.findall(js_copy)) == 2  # the cover and the footer (repeated on every printed page)
     assert "其他有关单位名称" not in js_copy and "中央企业集团" not in js_copy
     page.emulate_media(media="print")
@@ -140,7 +143,7 @@ def test_receipt_survives_a_reload_prints_for_people_and_a_second_post_points_to
     expect(page.locator("#receipt-offer")).to_contain_text(body["reference"])
     page.click("#receipt-last")
     expect(page.locator("#receipt-reference")).to_have_text(body["reference"])
-    assert page.locator("#apply-print").inner_text() == js_copy
+    assert page.locator("#apply-print").evaluate("e => e.outerHTML") == as_dom(page, from_store)
     page.click("#receipt-back")
     expect(page.locator("#apply-form")).to_be_visible()
 

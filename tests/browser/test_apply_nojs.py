@@ -15,8 +15,10 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from bdpilot.domain import campaign
-from bdpilot.web.formhtml import flatten
-from tests.browser.apply_support import Watched, answers, fill, new_page, pdf_file
+from bdpilot.domain.application import form_schema
+from bdpilot.web.printcopy import render_record
+from bdpilot.web.schemawalk import flatten
+from tests.browser.apply_support import Watched, answers, as_dom, fill, new_page, pdf_file
 from tests.factories import uscc
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -105,6 +107,9 @@ def test_upload_step_then_form_then_receipt(nojs: Watched, live: Any, tmp_path: 
         if value not in ("", True) and not path.endswith("direction"):
             assert str(value) in text, path
     assert [f["kind"] for f in stored["files"]] == ["license", "ip"]
+    # The print copy is the one renderer's, from the stored record (the JS receipt inserts the same HTML).
+    body = {"reference": reference, "digest": digest, "received_at": stored["received_at"], "record": stored}
+    assert page.locator("#apply-print").evaluate("e => e.outerHTML") == as_dom(page, render_record(form_schema(), body))
     page.emulate_media(media="print")
     printed = page.evaluate("document.body.innerText")
     assert digest in printed and "申报书已提交" not in printed.split("2020年大数据产业发展试点示范项目申报书")[0]

@@ -12,7 +12,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from bdpilot.domain import campaign
 from bdpilot.domain.application import form_schema
-from bdpilot.web.formhtml import beijing_time, sections
+from bdpilot.domain.formats import beijing_time
+from bdpilot.web.schemawalk import sections
 from tests.browser.apply_support import Watched, answers, fill, new_page, open_form
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

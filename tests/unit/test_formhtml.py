@@ -6,23 +6,19 @@ import json
 import re
 from datetime import datetime
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
-from bdpilot.domain import campaign
-from bdpilot.domain.application import ATTACHMENT_KINDS, Application, form_schema
+from bdpilot import settings
+from bdpilot.domain import campaign, formats, wording
+from bdpilot.domain.application import ATTACHMENT_KINDS, MAX_ATTACHMENTS_PER_KIND, Application, form_schema
+from bdpilot.domain.formats import beijing_time
 from bdpilot.web import pages
-from bdpilot.web.formhtml import (
-    all_fields,
-    beijing_time,
-    field_rules,
-    render_blank,
-    render_form,
-    render_record,
-    schema_script,
-    section_anchor,
-    sections,
-)
+from bdpilot.web.draftcopy import field_rules, render_blank
+from bdpilot.web.formhtml import browser_wording, render_form, schema_script
+from bdpilot.web.printcopy import render_next_steps, render_record
+from bdpilot.web.schemawalk import all_fields, section_anchor, sections
 from tests.factories import application
 
 SCHEMA = form_schema()
@@ -153,7 +149,35 @@ def test_schema_script_cannot_close_its_tag():
     script = schema_script(SCHEMA)
     inner = script.split(">", 1)[1].rsplit("</script>", 1)[0]
     assert "</" not in inner
-    assert json.loads(inner) == SCHEMA
+    embedded = json.loads(inner)
+    assert {k: v for k, v in embedded.items() if k not in ("x-wording", "x-figures")} == SCHEMA
+    assert embedded["x-wording"] == browser_wording()
+    assert embedded["x-figures"] == {"max_upload_bytes": settings.MAX_UPLOAD_BYTES,
+                                     "per_kind": MAX_ATTACHMENTS_PER_KIND,
+                                     "token_max_age_seconds": settings.TOKEN_MAX_AGE_SECONDS}
+
+
+APPLY_JS = Path(__file__).parents[2] / "docs" / "assets" / "apply.js"
+
+
+def _js_code() -> str:
+    """apply.js without its comments (which may name things in Chinese)."""
+    code = re.sub(r"/\*.*?\*/", "", APPLY_JS.read_text(encoding="utf-8"), flags=re.S)
+    return re.sub(r"(^|\s)//.*$", "", code, flags=re.M)
+
+
+def test_apply_js_says_nothing_of_its_own():
+    """Every sentence apply.js shows comes from the catalogue through the page; none is typed in the script."""
+    code = _js_code()
+    assert not re.search(r"[\u3000-\u9fff\uff00-\uffef]", code)
+    said = browser_wording()
+    used = set(re.findall(r"\bsay\(\"(\w+)\"", code)) | set(re.findall(r"\bW\.(\w+)", code))
+    assert used and not used - said.keys()
+    # the standing figures are filled in on the server; what is left is for the browser to fill
+    assert all("{upload_limit}" not in t and "{per_kind}" not in t and "{days}" not in t for t in said.values())
+    assert formats.size_text(settings.MAX_UPLOAD_BYTES) in said["too_big"]
+    assert str(settings.TOKEN_MAX_AGE_SECONDS // 86400) in said["draft_stale"]
+    assert "printable()" not in code and "function printable" not in code  # the server draws the print copy
 
 
 def test_printed_copy_lists_every_answer_and_the_digest():
@@ -170,6 +194,16 @@ def test_printed_copy_lists_every_answer_and_the_digest():
                 assert str(value) in text
     assert "方向3" in text and "执照.pdf" in text and "2 KB" in text and "ab" * 32 in text
     assert "推荐单位意见" in text
+    # one word for the digest everywhere (the receipt used to say 数据摘要)
+    assert f"{wording.text('common.digest')}（SHA-256）：{'ab' * 32}" in text and "数据摘要" not in text
+
+
+def test_the_receipt_page_shows_the_one_print_copy_and_next_steps():
+    body = {"reference": "BD2020-AAAA-BBBB", "digest": "ab" * 32, "received_at": "2019-11-15T10:00:00+08:00",
+            "record": {"application": application(), "files": []}}
+    page = pages.receipt_page(body)
+    assert render_record(SCHEMA, body) in page and render_next_steps() in page
+    assert wording.text("apply.receipt.next_paper") in render_next_steps()
 
 
 # --- the deadline, the blank 申报书, the section list ----------------------------------------------------------------

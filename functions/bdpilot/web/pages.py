@@ -7,19 +7,24 @@ one h1, a main landmark, labelled controls, an error summary that links to each 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
+from pydantic import BaseModel
+from pydantic_core import PydanticCustomError
+
 from bdpilot import settings
+from bdpilot.domain import errors, wording
 from bdpilot.domain.application import form_schema
-from bdpilot.intake.submission import Rejection
-from bdpilot.web.formhtml import beijing_time, render_form, render_record
+from bdpilot.domain.formats import beijing_time
+from bdpilot.intake.refusals import Refused, TooLarge, Unreadable
+from bdpilot.web.formhtml import markup, render_form
+from bdpilot.web.printcopy import pair, render_next_steps, render_record
 
 APPLY_PAGE = "/apply/"
-RESUBMIT = "请确认填写内容后再次提交"
 
 CSS = """
 *{box-sizing:border-box}
@@ -71,21 +76,18 @@ code{word-break:break-all}
 def document(title: str, body: str) -> str:
     return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{escape(title)} - 2020年大数据产业发展试点示范项目在线申报</title>'
+            f'<title>{_t("pages.title", title=title)}</title>'
             f'<style>{CSS}</style></head><body><main id="main">{body}</main></body></html>')
 
 
-# Where the paper copy goes: the notice (工信厅信软函〔2019〕243号) says only that it must match what was filed
-# online; it lists a 邮寄地址 among its contacts without saying what is mailed there. The same sentence is on the
-# receipt (here and in apply.js) and in docs/faq.md and docs/requirements.md.
-PAPER_COPY = ("纸质版材料内容应与网上填报内容一致（通知原文）；请直接打印本申报书，不要另行修改。"
-              "通知未说明纸质材料由谁报送、报送至何处，请按推荐单位的要求报送。")
-CLOSED_TITLE = "申报已截止"
+def _t(key: str, **params: Any) -> str:
+    """A sentence of the catalogue's apply.* section, escaped for HTML."""
+    return escape(wording.text(f"apply.{key}", **params))
 
 
-def closed_page(message: str = "申报已截止，系统不再接受新的申报。") -> str:
+def closed_page(message: str = "") -> str:
     """What every no-JavaScript page says once the window is closed: no form, no submit button."""
-    return message_page(CLOSED_TITLE, message)
+    return message_page(wording.text("apply.pages.closed_title"), message or wording.text("apply.pages.closed"))
 
 
 def _upload_first(token: str, values: Mapping[str, Any] | None) -> str:
@@ -93,21 +95,22 @@ def _upload_first(token: str, values: Mapping[str, Any] | None) -> str:
     files = (values or {}).get("attachments") if isinstance(values, Mapping) else None
     state = ",".join(f'{a.get("kind", "")}:{a.get("upload_id", "")}' for a in files or [] if isinstance(a, Mapping))
     href = "/api/apply/uploads?" + urlencode({"token": token, "a": state})
-    return ('<div class="apply-notice apply-screen" id="upload-first"><h2>先上传附件，再填写申报书</h2>'
-            f'<p>附件在单独的<a href="{escape(href)}" target="_blank" rel="noopener">附件上传页面</a>'
-            '（在新窗口打开）上传，完成后从该页面的“继续填写申报书”回到申报书。本页已填写但尚未提交的内容'
-            '不会带到附件上传页面，请先上传附件再填写；已在本页填写的内容，可先点击页面底部的“提交申报书”，'
-            '系统会列出需要修改的地方并保留已填写的内容。</p></div>')
+    link = f'<a href="{escape(href)}" target="_blank" rel="noopener">{_t("form.upload_page_link")}</a>'
+    text = markup("apply.pages.upload_first", link=link, continue_label=_t("pages.continue"),
+                  submit=_t("form.submit"))
+    return (f'<div class="apply-notice apply-screen" id="upload-first"><h2>{_t("pages.upload_first_title")}</h2>'
+            f"<p>{text}</p></div>")
 
 
 def deadline_line(deadline: datetime | None = None) -> str:
     """The effective deadline (settings, i.e. BDPILOT_DEADLINE or the notice's) as the site's pages state it."""
     when = deadline or settings.load().deadline
-    return (f'<p class="apply-screen">网上填报截止时间：<strong><time datetime="{when.isoformat()}">'
-            f'{escape(beijing_time(when, seconds=False))}</time></strong></p>')
+    stated = (f'<strong><time datetime="{when.isoformat()}">{escape(beijing_time(when, seconds=False))}</time>'
+              "</strong>")
+    return f'<p class="apply-screen">{markup("apply.pages.deadline", deadline=stated)}</p>'
 
 
-def form_page(values: Mapping[str, Any] | None, errors: list[Mapping[str, str]], token: str,
+def form_page(values: Mapping[str, Any] | None, errors: Sequence[Mapping[str, str]], token: str,
               message: str = "", *, upload_state: str | None = None, deadline: datetime | None = None) -> str:
     """The form with the posted answers and what to fix, or (upload_state given) fresh after the upload step.
     `deadline` defaults to the settings' (the function has loaded them before it answers a post)."""
@@ -115,10 +118,11 @@ def form_page(values: Mapping[str, Any] | None, errors: list[Mapping[str, str]],
     form = render_form(schema, values, errors, token, message=message, static=False)
     if upload_state is not None:
         count = len([s for s in upload_state.split(",") if s])
-        title, heading = "填写申报书", f"在线申报：已上传{count}个附件，请填写申报书"
+        title = wording.text("apply.pages.form_title")
+        heading = _t("pages.form_heading", count=count)
     else:
-        title, heading = "请修改申报书", "在线申报：请修改后重新提交"
-    intro = f'<p class="apply-screen"><a href="{APPLY_PAGE}">返回在线申报页</a></p>{deadline_line(deadline)}'
+        title, heading = wording.text("apply.pages.fix_title"), _t("pages.fix_heading")
+    intro = f'<p class="apply-screen"><a href="{APPLY_PAGE}">{_t("pages.back")}</a></p>{deadline_line(deadline)}'
     return document(title, f"<h1>{heading}</h1>{intro}{_upload_first(token, values)}{form}")
 
 
@@ -134,33 +138,34 @@ def upload_page(token: str, state: str, items: list[tuple[str, str]], tickets: M
         for n, u in enumerate(mine, 1):
             rest = state_without(items, (kind["kind"], u))
             href = "/api/apply/uploads?" + urlencode({"token": token, "a": rest})
-            label = f"{kind['title']} 第{n}个文件"
-            rows.append(f'<li>{escape(label)}（已上传） <a href="{escape(href)}">移除<span class="apply-vh">'
-                        f'{escape(label)}</span></a></li>')
-        listed = "".join(rows) or "<li>尚未上传</li>"
+            label = _t("pages.upload_nth", title=kind["title"], n=n)
+            rows.append(f'<li>{label}{_t("pages.upload_done")} <a href="{escape(href)}">'
+                        f'{_t("pages.upload_remove")}<span class="apply-vh">{label}</span></a></li>')
+        listed = "".join(rows) or f'<li>{_t("pages.upload_none")}</li>'
         ticket = tickets[kind["kind"]]
         hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(str(v))}">'
                          for k, v in ticket["fields"].items())
-        required = "必须上传" if kind["required"] else "选填"
+        need = wording.text("apply.attachment.required" if kind["required"] else "apply.attachment.optional")
         blocks.append(
             f'<section class="apply-attachment" aria-labelledby="kind-{i}"><h2 id="kind-{i}">'
-            f'{escape(kind["title"])}（{required}）</h2><ul>{listed}</ul>'
+            f'{_t("pages.upload_kind", title=kind["title"], need=need)}</h2><ul>{listed}</ul>'
             f'<form method="post" action="{escape(ticket["url"])}" enctype="multipart/form-data">{hidden}'
-            f'<label class="apply-label" for="file-{i}">选择{escape(kind["title"])}（PDF，不超过20MB）</label>'
+            f'<label class="apply-label" for="file-{i}">{_t("pages.upload_choose", title=kind["title"])}</label>'
             f'<input type="file" id="file-{i}" name="file" accept=".pdf,application/pdf" required> '
-            f'<button type="submit">上传</button></form></section>')
+            f'<button type="submit">{_t("pages.upload_button")}</button></form></section>')
     status = ""
     if problem:
-        status = (f'<div class="apply-error-summary" role="alert"><h2>上传未成功</h2><p>{escape(problem)}</p>'
-                  '</div>')
+        status = (f'<div class="apply-error-summary" role="alert"><h2>{_t("pages.upload_failed")}</h2>'
+                  f"<p>{escape(problem)}</p></div>")
     elif notice:
         status = f'<div class="apply-notice" role="status"><p>{escape(notice)}</p></div>'
     query = urlencode({"token": token, "a": state})
-    body = (f"<h1>上传附件</h1>{status}<p>每次选择一个PDF文件并点击“上传”。"
-            "营业执照（或法人证书）和知识产权证明必须上传。全部上传后，点击页面底部的“继续填写申报书”。</p>"
-            f"{''.join(blocks)}"
-            f'<p><a class="apply-continue" href="/api/apply/form?{escape(query)}">继续填写申报书</a></p>')
-    return document("上传附件", body)
+    required = wording.text("apply.pages.and").join(k["title"] for k in spec["x-kinds"] if k["required"])
+    intro = _t("pages.upload_intro", button=wording.text("apply.pages.upload_button"), required=required,
+               continue_label=wording.text("apply.pages.continue"))
+    body = (f'<h1>{_t("pages.upload_title")}</h1>{status}<p>{intro}</p>{"".join(blocks)}'
+            f'<p><a class="apply-continue" href="/api/apply/form?{escape(query)}">{_t("pages.continue")}</a></p>')
+    return document(wording.text("apply.pages.upload_title"), body)
 
 
 def state_without(items: list[tuple[str, str]], gone: tuple[str, str]) -> str:
@@ -169,39 +174,54 @@ def state_without(items: list[tuple[str, str]], gone: tuple[str, str]) -> str:
 
 def message_page(title: str, message: str) -> str:
     return document(title, f'<h1>{escape(title)}</h1><div class="apply-notice" role="alert"><p>{escape(message)}'
-                           f'</p></div><p><a href="{APPLY_PAGE}">返回在线申报页</a></p>')
+                           f'</p></div><p><a href="{APPLY_PAGE}">{_t("pages.back")}</a></p>')
 
 
 def receipt_page(body: Mapping[str, Any]) -> str:
     """The receipt and the full 申报书 as stored; printing the page gives the A4 copy."""
     schema = form_schema()
+    title = _t("receipt.title")
+    received = beijing_time(body.get("received_at", ""))
+    digest_label = wording.text("apply.sha256", label=wording.text("common.digest"))
+    reference = f'<strong>{escape(str(body.get("reference", "")))}</strong>'
     panel = (
-        '<div class="apply-screen"><div class="apply-notice" role="status"><h2>申报书已提交</h2>'
-        f'<p class="apply-reference">申报编号：<strong>{escape(str(body.get("reference", "")))}</strong></p>'
-        f'<p>提交时间：{escape(beijing_time(body.get("received_at", "")))}</p>'
-        f'<p>数据摘要（SHA-256）：<code>{escape(str(body.get("digest", "")))}</code></p></div>'
-        '<h2>接下来</h2><ol><li>请记下申报编号。使用浏览器的打印功能（Ctrl+P）打印本页，打印稿即下方的申报书；'
-        '由法定代表人签字并加盖单位公章。</li>'
-        f'<li>{escape(PAPER_COPY)}</li><li>推荐单位审核后出具推荐意见。如需更正已提交的申报书，请联系推荐单位。</li></ol></div>')
-    return document("申报书已提交", f'<h1 class="apply-screen">申报书已提交</h1>{panel}{render_record(schema, body)}')
+        f'<div class="apply-screen"><div class="apply-notice" role="status"><h2>{title}</h2>'
+        f'<p class="apply-reference">{escape(pair(wording.text("common.reference"), ""))}{reference}</p>'
+        f'<p>{escape(pair(wording.text("common.received_at"), received))}</p>'
+        f'<p>{escape(pair(digest_label, ""))}<code>{escape(str(body.get("digest", "")))}</code></p></div>'
+        f"{render_next_steps()}</div>")
+    return document(wording.text("apply.receipt.title"),
+                    f'<h1 class="apply-screen">{title}</h1>{panel}{render_record(schema, body)}')
 
 
 def _problems(values: Mapping[str, Any] | None) -> list[dict[str, str]]:
     """Every field error of the answers (cross-field rules included), for a post refused before validation."""
-    from bdpilot.intake.submission import _validate  # the JSON API's own validation, not a copy
+    from bdpilot.intake.submission import validate  # the JSON API's own validation, not a copy
 
     try:
-        _validate(values)
-    except Rejection as exc:
+        validate(values)
+    except Refused as exc:
         return [f.as_dict() for f in exc.fields]
     return []
+
+
+def _rule_message(model: type[BaseModel], err: PydanticCustomError) -> str:
+    """A cross-field rule's error in the catalogue's words (the error itself carries only its kind), as
+    errors.field_errors words it on a full validation."""
+    context = dict(err.context or {})
+    info = model.model_fields.get(str(context.get("field", "")))
+    title = (info.title if info else None) or model.model_config.get("title") or ""
+    template = errors.TEMPLATES.get(err.type, errors.TEMPLATES["invalid"])
+    try:
+        return wording.fill(template, **{"title": title, **context})
+    except (KeyError, IndexError):
+        return wording.fill(errors.TEMPLATES["invalid"], title=title)
 
 
 def _cross_field(values: Mapping[str, Any] | None, known: set[str]) -> list[dict[str, str]]:
     """The sections' cross-field rules (研发人员数 ≤ 职工人数, 结束 after 开始) on the fields that are valid, which
     pydantic skips while another field of the same section fails: the first answer then lists them too."""
     from pydantic import TypeAdapter, ValidationError
-    from pydantic_core import PydanticCustomError
 
     from bdpilot.domain.application import Application
 
@@ -226,29 +246,29 @@ def _cross_field(values: Mapping[str, Any] | None, known: set[str]) -> list[dict
                 field = (err.context or {}).get("field")
                 path = f"application.{name}.{field}" if field else f"application.{name}"
                 if path not in known:
-                    found.append({"path": path, "message": err.message()})
+                    found.append({"path": path, "message": _rule_message(model, err)})
             except (AttributeError, TypeError, ValueError):
                 continue  # a field the rule needs is missing or invalid: its own error says so
     return found
 
 
-def rejected(exc: Rejection, payload: Mapping[str, Any] | None, fresh_token: str, *,
+def rejected(exc: Refused, payload: Mapping[str, Any] | None, fresh_token: str, *,
              window_open: bool = True) -> str:
     """What a browser without JavaScript sees when a post is refused: how to fix it, with nothing retyped.
     A closed window is said first, whatever else is wrong: nothing posted then can be accepted."""
     if exc.code == "window_closed" or not window_open:
-        return closed_page(exc.message if exc.code == "window_closed" else "申报已截止，系统不再接受新的申报。")
+        return closed_page(exc.message if exc.code == "window_closed" else "")
     payload = payload or {}
     values = payload.get("application") if isinstance(payload.get("application"), dict) else None
-    if values is None and exc.status in (400, 413, 415):
-        return message_page("无法处理提交的内容", exc.message)
+    if values is None and isinstance(exc, (Unreadable, TooLarge)):  # unreadable, too large, not a form
+        return message_page(wording.text("apply.pages.unprocessable"), exc.message)
     token = payload.get("form_token") or ""
     errors = [f.as_dict() for f in exc.fields]
     message = exc.message
     if exc.code in ("form_token_invalid", "form_token_used", "idempotency_key_reused") or not token:
         # A page that was open too long, or a form saved to disk: a fresh token; the answers stay.
         # The answers are checked now too, so the first post lists everything to fix, not only the token.
-        token, message = fresh_token, RESUBMIT
+        token, message = fresh_token, wording.text("apply.pages.resubmit")
         errors = [e for e in errors if e["path"] != "form_token"] or _problems(values)
     if exc.code in ("validation_failed", "form_token_invalid") and values is not None:
         errors += _cross_field(values, {e["path"] for e in errors})
