@@ -4,14 +4,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements/dev.txt
 
-.PHONY: serve test lint site bench clean browser-deps
+.PHONY: serve test unit lint typecheck lock site bench clean browser-deps
 
-$(STAMP): pyproject.toml
+# Exactly the locked versions, each file checked against its hash; then the project itself, without resolving.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+## Re-resolve requirements/function.txt and requirements/dev.txt to the newest versions pyproject allows.
+lock: $(STAMP)
+	$(BIN)/python -m bdpilot.ops.deploy.lock
 
 site: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet
@@ -24,8 +30,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint  # templates and regions (China included) from .cfnlintrc
 
-## Lint, build the site strictly, then run unit, integration, infra and browser tests.
-test: lint site browser-deps
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## The fast loop: lint and the tests that need no AWS stand-in, no server and no browser.
+unit: lint
+	$(BIN)/pytest -q tests/unit
+
+## Lint, type-check, build the site strictly, then run unit, integration, infra and browser tests.
+test: lint typecheck site browser-deps
 	$(BIN)/pytest
 
 # Browser tests drive Debian's chromium (never a downloaded browser); as root we install it, else they skip.

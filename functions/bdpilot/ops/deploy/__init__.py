@@ -23,10 +23,7 @@ deploy is explained and re-created, change sets are read and refused when they w
 from __future__ import annotations
 
 import argparse
-import hashlib
-import mimetypes
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bdpilot.domain import wording
 from bdpilot.ops.deploy.cfn import StackState, check_state, deploy_stack, stack_state
 from bdpilot.ops.deploy.checks import (
     PROTECTED,
@@ -51,12 +49,12 @@ from bdpilot.ops.deploy.package import (
     ZIP_NAME,
     build_package,
     ensure_artifacts_bucket,
-    files,
     lambda_platform,
     runtime_requirements,
     settle_artifacts,
     upload_artifact,
 )
+from bdpilot.ops.deploy.site import build_site, sync_site
 
 __all__ = ["PROVIDED_BY_RUNTIME", "ZIP_NAME", "DeployError", "build_package", "deploy_stack", "lambda_platform",
            "main", "runtime_requirements"]
@@ -109,15 +107,13 @@ def form_token_secret(ssm: Any, stage: str, *, rotate: bool = False) -> int:
         else:
             if found.get("Type") != "SecureString":
                 # The function refuses to use it (bdpilot.settings); overwriting would keep its old versions.
-                raise refuse(f"SSM 参数 {name} 已存在，但类型是 {found.get('Type')}，不是 SecureString（密钥未加密）。"
-                             "请确认后删除它，再重新部署。",
+                raise refuse(wording.text("ops.deploy.secret_not_secure", name=name, kind=found.get("Type")),
                              f"The SSM parameter {name} exists as a {found.get('Type')}, not a SecureString (the "
                              "secret is stored unencrypted): check it, delete it and deploy again.")
             version, action = (put(overwrite=True), "rotated") if rotate else (int(found["Version"]), "kept")
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        raise refuse(f"无法读取或写入表单令牌密钥 {name}（{code}）：部署身份需要对该参数的 ssm:GetParameter 和 "
-                     "ssm:PutParameter 权限。",
+        raise refuse(wording.text("ops.deploy.secret_access", name=name, code=code),
                      f"Cannot read or write the form-token secret {name} ({code}): the deploying identity needs "
                      f"ssm:GetParameter and ssm:PutParameter on it.") from error
     print(f"form-token secret: {name} version {version} ({action})")
@@ -132,72 +128,9 @@ def check_credentials(session: Any) -> dict[str, str]:
         return session.client("sts").get_caller_identity()
     except (BotoCoreError, ClientError) as error:
         raise DeployError(
-            "没有可用的 AWS 凭证，无法部署。请先配置凭证（如 `aws configure` 或设置 AWS_PROFILE）。\n"
+            wording.text("ops.deploy.no_credentials") + "\n"
             f"No usable AWS credentials ({error}). Configure them (e.g. `aws configure`, AWS_PROFILE) and retry."
         ) from error
-
-
-CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
-                 ".js": "text/javascript; charset=utf-8", ".json": "application/json; charset=utf-8",
-                 ".xml": "application/xml; charset=utf-8", ".txt": "text/plain; charset=utf-8",
-                 ".svg": "image/svg+xml", ".webmanifest": "application/manifest+json",
-                 ".woff2": "font/woff2", ".map": "application/json", ".gz": "application/gzip"}
-
-
-def content_type(path: Path) -> str:
-    return CONTENT_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-
-
-def cache_control(key: str) -> str:
-    # Pages and the search index change with every build; Material's bundled assets carry a hash in their name.
-    if key.startswith("assets/") and any(part in key for part in ("/stylesheets/", "/javascripts/")):
-        return "public, max-age=31536000, immutable"
-    return "public, max-age=300, must-revalidate"
-
-
-INDEX = "index.html"
-
-
-def site_objects(site: Path, *, directory_keys: bool = False) -> dict[str, Path]:
-    """The bucket's keys and the files they hold. With directory_keys (China: no CloudFront Function to append
-    index.html to directory URLs), each <dir>/index.html is also stored under <dir>/, the key CloudFront asks the
-    origin for on /<dir>/. The root needs none: the distribution's DefaultRootObject serves /."""
-    objects: dict[str, Path] = {}
-    for path in files(site):
-        key = path.relative_to(site).as_posix()
-        objects[key] = path
-        if directory_keys and path.name == INDEX and key != INDEX:
-            objects[key.removesuffix(INDEX)] = path
-    return objects
-
-
-def sync_site(s3: Any, bucket: str, site: Path, *, directory_keys: bool = False) -> tuple[int, int]:
-    """Make the bucket hold exactly site/ (plus the directory keys, see site_objects; unchanged objects are
-    skipped by MD5); return (uploaded, deleted)."""
-    remote: dict[str, str] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        remote |= {o["Key"]: o["ETag"].strip('"') for o in page.get("Contents", [])}
-    uploaded = 0
-    for key, path in site_objects(site, directory_keys=directory_keys).items():
-        data = path.read_bytes()
-        if remote.pop(key, None) == hashlib.md5(data, usedforsecurity=False).hexdigest():
-            continue
-        s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type(path),
-                      CacheControl=cache_control(key))
-        uploaded += 1
-    for start in range(0, len(remote), 1000):
-        batch = sorted(remote)[start:start + 1000]
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
-    return uploaded, len(remote)
-
-
-def build_site(out_dir: Path) -> Path:
-    site = out_dir / "site"
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(site)],
-                            cwd=ROOT, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise DeployError(f"mkdocs build failed:\n{result.stdout}{result.stderr}")
-    return site
 
 
 # ---------------------------------------------------------------- the command
@@ -247,7 +180,7 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
     check_values(args, template, region)  # nothing asked of AWS yet
     identity = check_credentials(session)
     if not region:
-        raise DeployError("没有指定 AWS 区域 / no AWS region: pass --region or set AWS_REGION.")
+        raise DeployError(wording.text("ops.deploy.no_region") + " / no AWS region: pass --region or set AWS_REGION.")
     account = identity["Account"]
     stack_name = args.stack_name or f"bdpilot-{args.stage}"
     print(f"deploying {stack_name} to account {account} in {region} as {identity['Arn']}")
@@ -263,8 +196,7 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
     if previous is None:
         leftovers = leftover_names(session, template, stage=args.stage, account=account, region=region)
         if leftovers:
-            raise refuse("以下资源是之前删除或回滚的堆栈保留下来的，名称与新堆栈冲突，创建会失败。"
-                         "请确认其中没有需要的数据后删除或改名（或换一个 --stage）：\n  " + "\n  ".join(leftovers),
+            raise refuse(wording.text("ops.deploy.leftovers") + "\n  " + "\n  ".join(leftovers),
                          "These were kept by an earlier, deleted or rolled-back stack and carry the names the new "
                          "stack needs, so creating it would fail: check they hold nothing you need, then delete or "
                          "rename them (or use another --stage).")
@@ -331,14 +263,13 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
         # Outside China the edge stack's topic in us-east-1 sends a confirmation of its own.
         count, topics = (1, f"the stack's topic in {region}") if in_china(region) else (
             2, f"the stack's topic in {region} and the edge stack's in {EDGE_REGION}")
-        print(f"\n请到 {effective.alarm_email} 的邮箱点击 AWS 通知邮件（AWS Notification - Subscription "
-              f"Confirmation，共 {count} 封）中的确认链接；确认之前，告警不会发给任何人。\n"
+        print("\n" + wording.text("ops.deploy.confirm_alarm_email", email=effective.alarm_email, count=count) + "\n"
               f"Confirm the SNS subscription{'s' if count > 1 else ''}: open the {count} e-mail"
               f"{'s' if count > 1 else ''} AWS sent to {effective.alarm_email} ({topics}) and click the link. "
               "Until then the alarms reach nobody.")
     quiet = int(args.quiet_alarm_minutes or 0)
     if quiet:
-        print(f"\n无提交告警：连续 {quiet} 分钟没有成功提交即告警；截止后请用 --quiet-alarm-minutes 0 关闭。\n"
+        print("\n" + wording.text("ops.deploy.quiet_alarm", minutes=quiet) + "\n"
               f"No-submission alarm: fires after {quiet} minutes without an accepted submission; turn it off "
               "with --quiet-alarm-minutes 0 once the window has closed.")
     return 0

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bdpilot.domain import wording
 from bdpilot.ops.deploy.checks import DeployError, dangerous_changes, refuse
 
 # States from which an update can start. ROLLBACK_COMPLETE is not one: CloudFormation refuses to update a stack
@@ -53,14 +54,13 @@ def check_state(cfn: Any, name: str, state: StackState) -> None:
     if state.status in (None, "REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE") or state.updatable:
         return
     if state.status.endswith("_IN_PROGRESS"):
-        raise refuse(f"堆栈 {name} 正在进行另一项操作（{state.status}），请等待其结束后再部署。",
+        raise refuse(wording.text("ops.cfn.busy", name=name, status=state.status),
                      f"Stack {name} is busy ({state.status}); wait for it to finish and deploy again.")
     if state.status == "UPDATE_ROLLBACK_FAILED":
-        raise refuse(f"堆栈 {name} 回滚失败（UPDATE_ROLLBACK_FAILED）：请先修复原因并运行 "
-                     f"`aws cloudformation continue-update-rollback --stack-name {name}`。",
+        raise refuse(wording.text("ops.cfn.rollback_failed", name=name),
                      f"Stack {name} is UPDATE_ROLLBACK_FAILED: fix the cause, run `aws cloudformation "
                      f"continue-update-rollback --stack-name {name}`, then deploy again.")
-    raise refuse(f"堆栈 {name} 处于 {state.status} 状态，无法部署；请在 CloudFormation 控制台查看事件并处理后重试。",
+    raise refuse(wording.text("ops.cfn.stuck", name=name, status=state.status),
                  f"Stack {name} is {state.status} and cannot be deployed to; see its events in the "
                  "CloudFormation console.\n" + "\n".join(failure_reasons(cfn, name)))
 
@@ -79,7 +79,7 @@ def prepare(cfn: Any, name: str) -> tuple[str, StackState]:
         return "UPDATE", state
     if state.status == "ROLLBACK_COMPLETE":
         reasons = failure_reasons(cfn, name)
-        print(f"stack: {name} 的首次创建失败并已回滚（ROLLBACK_COMPLETE），此状态无法更新，只能删除后重建。失败原因：\n"
+        print(wording.text("ops.cfn.first_create_failed", name=name) + "\n"
               f"stack: the first creation of {name} failed and was rolled back (ROLLBACK_COMPLETE); such a stack "
               "cannot be updated, only deleted. Why it failed:\n" + ("\n".join(reasons) or "  (no reason recorded)"))
         print(f"stack: deleting the empty rolled-back stack {name} and creating it again")
@@ -141,7 +141,7 @@ def deploy_stack(cfn: Any, name: str, template_url: str | None, parameters: dict
     dangerous = dangerous_changes(changes, protected)
     if dangerous:
         cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
-        raise refuse("此次部署会删除或替换存放申报材料的资源，已拒绝执行（变更集已删除，堆栈未改动）：\n"
+        raise refuse(wording.text("ops.cfn.dangerous") + "\n"
                      + "\n".join(dangerous),
                      "Refused: this deploy would remove or replace a resource holding the applications (the change "
                      "set was deleted unexecuted; the stack is unchanged). Migrate the data deliberately instead.")
@@ -161,7 +161,7 @@ def deploy_stack(cfn: Any, name: str, template_url: str | None, parameters: dict
         cfn.get_waiter(waiter).wait(StackName=described.get("StackId", name),
                                     WaiterConfig={"Delay": 15, "MaxAttempts": 240})
     except Exception as error:
-        hint = ("\n下次运行 bdpilot deploy 会删除回滚后的空堆栈并重新创建。\nThe next `bdpilot deploy` deletes the "
+        hint = ("\n" + wording.text("ops.cfn.next_deploy_recreates") + "\nThe next `bdpilot deploy` deletes the "
                 "rolled-back empty stack and creates it again." if kind == "CREATE" else "")
         raise DeployError("stack deployment failed:\n" + "\n".join(failure_reasons(cfn, name)) + hint) from error
     if kind == "CREATE" and stack_policy is not None:

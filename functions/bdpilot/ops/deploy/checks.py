@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bdpilot.domain import campaign
+from bdpilot.domain import campaign, wording
 
 # The resources that hold the applications. Replacing one would point the function at an empty table, bucket or
 # key (and replacing the key leaves everything encrypted under the old one unreadable to the new stack).
@@ -44,7 +44,7 @@ def parse_deadline(raw: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError as error:
-        raise refuse(f"--deadline「{raw}」不是 ISO 8601 日期时间（例如 2020-12-01T17:00 或 2020-12-01T17:00+08:00）。",
+        raise refuse(wording.text("ops.checks.deadline", raw=raw),
                      f"--deadline {raw!r} is not an ISO 8601 date-time (e.g. 2020-12-01T17:00).") from error
     return value if value.tzinfo else value.replace(tzinfo=campaign.TZ)
 
@@ -69,37 +69,37 @@ def check_values(args: Any, template: Mapping[str, Any], region: str | None) -> 
     parameters = template["Parameters"]
     stage_pattern = parameters["Stage"].get("AllowedPattern")
     if stage_pattern and not re.fullmatch(stage_pattern, args.stage):
-        raise refuse(f"--stage「{args.stage}」不合规：须为小写字母开头，只含小写字母、数字和 -，最长 16 个字符。",
+        raise refuse(wording.text("ops.checks.stage", stage=args.stage),
                      f"--stage {args.stage!r} must match {stage_pattern}.")
     if args.deadline:
         deadline = parse_deadline(args.deadline)
         print(f"deadline: {deadline.astimezone(campaign.TZ):%Y-%m-%d %H:%M} Beijing time")
     if args.reserved_concurrency is not None and not re.fullmatch(r"[0-9]+", args.reserved_concurrency):
-        raise refuse("--reserved-concurrency 须为非负整数。", "--reserved-concurrency must be a whole number ≥ 0.")
+        raise refuse(wording.text("ops.checks.reserved_concurrency"),
+                     "--reserved-concurrency must be a whole number ≥ 0.")
     if args.quiet_alarm_minutes is not None:
         check_quiet_alarm_minutes(args.quiet_alarm_minutes, parameters.get("QuietHoursAlarmMinutes", {}))
     if args.site_domain and not HOST_NAME.fullmatch(args.site_domain):
-        raise refuse(f"--site-domain「{args.site_domain}」不是主机名（只写域名，不带 https:// 和路径）。",
+        raise refuse(wording.text("ops.checks.site_domain", domain=args.site_domain),
                      f"--site-domain {args.site_domain!r} is not a host name (no scheme, no path).")
     certificate = args.certificate_arn
     if certificate and in_china(region):
-        raise refuse(f"{region} 的 CloudFront 不支持 ACM 证书：请改用 --server-certificate-id（IAM 服务器证书 ID）。",
+        raise refuse(wording.text("ops.checks.no_acm_in_region", region=region),
                      f"CloudFront in {region} has no ACM: pass the IAM server certificate's ID as "
                      "--server-certificate-id instead of --certificate-arn.")
     if certificate and not ACM_US_EAST_1.fullmatch(certificate):
-        raise refuse("--certificate-arn 须为 us-east-1 区域的 ACM 证书 ARN（CloudFront 只接受该区域的证书）。",
+        raise refuse(wording.text("ops.checks.acm_not_us_east_1"),
                      f"--certificate-arn {certificate!r} is not an ACM certificate in us-east-1 "
                      "(CloudFront takes certificates only from there).")
     server_certificate = args.server_certificate_id
     id_pattern = parameters.get("SiteServerCertificateId", {}).get("AllowedPattern", r"[A-Z0-9]{16,128}")
     if server_certificate and (not server_certificate.startswith(SERVER_CERTIFICATE_PREFIX)
                                or not re.fullmatch(id_pattern, server_certificate)):
-        raise refuse(f"--server-certificate-id「{server_certificate}」不是 IAM 服务器证书 ID（以 ASCA 开头，"
-                     "不是证书名称或 ARN；`aws iam list-server-certificates` 可查）。",
+        raise refuse(wording.text("ops.checks.server_certificate_id", certificate=server_certificate),
                      f"--server-certificate-id {server_certificate!r} is not an IAM server certificate ID (ASCA..., "
                      "not its name or ARN; see `aws iam list-server-certificates`).")
     if args.alarm_email and not EMAIL.fullmatch(args.alarm_email):
-        raise refuse(f"--alarm-email「{args.alarm_email}」不是电子邮件地址。",
+        raise refuse(wording.text("ops.checks.alarm_email", email=args.alarm_email),
                      f"--alarm-email {args.alarm_email!r} is not an e-mail address.")
 
 
@@ -108,7 +108,7 @@ def check_quiet_alarm_minutes(raw: str, parameter: Mapping[str, Any]) -> int:
     of evaluation for one-minute periods)."""
     low, high = int(parameter.get("MinValue", 0)), int(parameter.get("MaxValue", 1440))
     if not re.fullmatch(r"[0-9]+", raw) or not low <= int(raw) <= high:
-        raise refuse(f"--quiet-alarm-minutes 须为 {low} 到 {high} 之间的整数（分钟；0 表示不设此告警）。",
+        raise refuse(wording.text("ops.checks.quiet_alarm_minutes", low=low, high=high),
                      f"--quiet-alarm-minutes must be a whole number of minutes from {low} to {high} "
                      "(0 = no such alarm).")
     return int(raw)
@@ -128,37 +128,35 @@ def check_combination(args: Any, previous: Mapping[str, str] | None, region: str
     alarm_email = effective(args.alarm_email, "AlarmEmail")
     if in_china(region):
         if not domain:
-            raise refuse(f"{region} 的 CloudFront 只在已备案（ICP）的域名上提供服务：请给出 --site-domain。",
+            raise refuse(wording.text("ops.checks.china_needs_domain", region=region),
                          f"CloudFront in {region} serves only on an ICP-filed domain, never on *.cloudfront.cn: "
                          "pass --site-domain.")
         if certificate:
-            raise refuse(f"{region} 的 CloudFront 不支持 ACM 证书；请给出 --certificate-arn '' 以去掉它。",
+            raise refuse(wording.text("ops.checks.china_drop_acm", region=region),
                          f"CloudFront in {region} has no ACM: pass --certificate-arn '' to drop it.")
         if not server_certificate:
-            raise refuse(f"站点域名 {domain} 需要 IAM 服务器证书：请给出 --server-certificate-id（以 ASCA 开头，"
-                         "上传时 --path 须以 /cloudfront/ 开头）。",
+            raise refuse(wording.text("ops.checks.china_needs_server_certificate", domain=domain),
                          f"The site domain {domain} needs its certificate: in {region} pass "
                          "--server-certificate-id (an IAM server certificate uploaded with --path /cloudfront/...).")
     elif certificate and server_certificate:
         # Switching kinds on a stack: name the one the stack has, which this deploy would otherwise keep.
         kept = ("--server-certificate-id" if args.server_certificate_id is None else
                 "--certificate-arn" if args.certificate_arn is None else None)
-        hint_zh = f"堆栈已有的证书请用 {kept} '' 去掉。" if kept else ""
+        hint_zh = wording.text("ops.checks.drop_kept_certificate", option=kept) if kept else ""
         hint_en = f" To switch, drop the stack's current one with {kept} ''." if kept else ""
-        raise refuse("--certificate-arn（ACM）与 --server-certificate-id（IAM）只能有一个。" + hint_zh,
+        raise refuse(wording.text("ops.checks.one_certificate") + hint_zh,
                      "Give one certificate, ACM (--certificate-arn) or IAM (--server-certificate-id), not both."
                      + hint_en)
     elif domain and not (certificate or server_certificate):
-        raise refuse(f"站点域名 {domain} 需要证书：请同时给出 --certificate-arn（us-east-1 的 ACM 证书）"
-                     "或 --server-certificate-id（IAM 服务器证书）。",
+        raise refuse(wording.text("ops.checks.domain_needs_certificate", domain=domain),
                      f"The site domain {domain} needs its certificate: pass --certificate-arn (an ACM certificate "
                      "in us-east-1 covering it) or --server-certificate-id (an IAM server certificate).")
     elif (certificate or server_certificate) and not domain:
         given = "--certificate-arn" if certificate else "--server-certificate-id"
-        raise refuse(f"给出了 {given} 却没有 --site-domain：证书须与域名一起使用。",
+        raise refuse(wording.text("ops.checks.certificate_without_domain", option=given),
                      f"{given} was given without --site-domain; a certificate goes with its domain.")
     if args.stage in ALARMED_STAGES and not alarm_email:
-        raise refuse(f"--stage {args.stage} 必须给出 --alarm-email：否则截止日前后出现故障时，告警不会通知任何人。",
+        raise refuse(wording.text("ops.checks.stage_needs_alarm_email", stage=args.stage),
                      f"--stage {args.stage} needs --alarm-email: without it the alarms notify nobody.")
     return Effective(domain, certificate, server_certificate, alarm_email)
 
@@ -172,19 +170,17 @@ def check_server_certificate(session: Any, certificate_id: str, region: str, *, 
         found = next((c for c in page["ServerCertificateMetadataList"]
                       if c["ServerCertificateId"] == certificate_id), found)
     if found is None:
-        raise refuse(f"本账户中没有 ID 为 {certificate_id} 的 IAM 服务器证书"
-                     "（`aws iam list-server-certificates` 可查）。",
+        raise refuse(wording.text("ops.checks.no_such_server_certificate", certificate=certificate_id),
                      f"This account has no IAM server certificate with ID {certificate_id} "
                      "(see `aws iam list-server-certificates`).")
     name, path = found["ServerCertificateName"], found.get("Path", "/")
     if not path.startswith(CLOUDFRONT_CERTIFICATE_PATH):
-        raise refuse(f"IAM 服务器证书 {name} 的路径是 {path}，CloudFront 只接受路径以 /cloudfront/ 开头的证书："
-                     "请用 --path /cloudfront/bdpilot/ 重新上传。",
+        raise refuse(wording.text("ops.checks.server_certificate_path", name=name, path=path),
                      f"The IAM server certificate {name} has path {path}; CloudFront takes only certificates "
                      "uploaded with a path under /cloudfront/ (upload it again with --path /cloudfront/bdpilot/).")
     expiration = found.get("Expiration")
     if expiration is not None and expiration <= (now or datetime.now(UTC)):
-        raise refuse(f"IAM 服务器证书 {name} 已于 {expiration:%Y-%m-%d} 过期。",
+        raise refuse(wording.text("ops.checks.server_certificate_expired", name=name, date=f"{expiration:%Y-%m-%d}"),
                      f"The IAM server certificate {name} expired on {expiration:%Y-%m-%d}.")
     if expiration is not None and expiration - (now or datetime.now(UTC)) < timedelta(days=30):
         print(f"certificate: {name} expires on {expiration:%Y-%m-%d}; upload a renewed one soon")
@@ -242,8 +238,10 @@ def dangerous_changes(changes: list[dict[str, Any]], protected: tuple[str, ...] 
         if logical_id not in protected:
             continue
         if resource.get("Action") == "Remove":
-            found.append(f"{logical_id} ({resource.get('ResourceType')}): 将被删除 / would be removed")
+            removed = wording.text("ops.checks.would_remove")
+            found.append(f"{logical_id} ({resource.get('ResourceType')}): {removed} / would be removed")
         elif resource.get("Replacement") in ("True", "Conditional"):
-            found.append(f"{logical_id} ({resource.get('ResourceType')}): 将被替换 / would be replaced "
+            replaced = wording.text("ops.checks.would_replace")
+            found.append(f"{logical_id} ({resource.get('ResourceType')}): {replaced} / would be replaced "
                          f"(Replacement: {resource['Replacement']})")
     return found

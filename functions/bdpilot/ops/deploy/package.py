@@ -13,10 +13,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from bdpilot.ops.deploy import closure
 from bdpilot.ops.deploy.checks import DeployError
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]  # functions/bdpilot
 ROOT = PACKAGE_DIR.parents[1]
+FUNCTION_LOCK = ROOT / "requirements" / "function.txt"  # written by `make lock` (bdpilot.ops.deploy.lock)
 ZIP_NAME = "bdpilot-function.zip"
 # The Lambda Python runtime ships these; bundling them only adds ~20 MB.
 PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
@@ -77,8 +79,9 @@ def files(root: Path) -> Iterator[Path]:
 
 
 def build_package(out_dir: Path, template: Mapping[str, Any] | None = None) -> Path:
-    """pip-install the runtime dependencies for the template's Lambda runtime and architecture next to the
-    bdpilot package and zip them deterministically; return the zip's path. Needs PyPI (or a pip index), not AWS."""
+    """pip-install the locked function dependencies (each file checked against its hash) for the template's
+    Lambda runtime and architecture next to the bdpilot modules the handler imports, and zip them
+    deterministically; return the zip's path. Needs PyPI (or a pip index), not AWS."""
     if template is None:
         from bdpilot.ops import stack
 
@@ -87,9 +90,7 @@ def build_package(out_dir: Path, template: Mapping[str, Any] | None = None) -> P
     build = out_dir / "function"
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir()
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-               "--target", str(build), *lambda_platform(template), *runtime_requirements()]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(pip_command(build, template), capture_output=True, text=True)
     if result.returncode != 0:
         raise PackageError(f"pip could not install the function's dependencies:\n{result.stderr.strip()}")
     for provided in PROVIDED_BY_RUNTIME:  # in case a dependency pulled them in
@@ -97,7 +98,10 @@ def build_package(out_dir: Path, template: Mapping[str, Any] | None = None) -> P
         for info in build.glob(f"{provided}-*.dist-info"):
             shutil.rmtree(info)
     shutil.rmtree(build / "bin", ignore_errors=True)  # console scripts: unused, and they embed local paths
-    shutil.copytree(PACKAGE_DIR, build / "bdpilot", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for source in closure.function_files(PACKAGE_DIR, ROOT / "pyproject.toml"):
+        target = build / "bdpilot" / source.relative_to(PACKAGE_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
 
     archive = out_dir / ZIP_NAME
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bundle:
@@ -107,6 +111,13 @@ def build_package(out_dir: Path, template: Mapping[str, Any] | None = None) -> P
             entry.compress_type = zipfile.ZIP_DEFLATED
             bundle.writestr(entry, path.read_bytes())
     return archive
+
+
+def pip_command(build: Path, template: Mapping[str, Any]) -> list[str]:
+    """The locked versions only (--require-hashes refuses anything unpinned or altered), as wheels for the
+    function's platform: what ships is what the tests ran against."""
+    return [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+            "--require-hashes", "--target", str(build), *lambda_platform(template), "-r", str(FUNCTION_LOCK)]
 
 
 # ---------------------------------------------------------------- the artifacts bucket

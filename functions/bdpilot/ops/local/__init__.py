@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from bdpilot.domain import wording
+
 if TYPE_CHECKING:
     from bdpilot.ops.local.state import LocalState
 
@@ -284,19 +286,20 @@ def _handler_for(run: LocalRun) -> type[BaseHTTPRequestHandler]:
 
 def main(*, host: str, port: int, site_dir: Path, data_dir: Path, persist: bool = True) -> int:
     if not (site_dir / "index.html").exists():
-        print(f"找不到已构建的网站：{site_dir}/index.html。请先运行 mkdocs build（make serve 会自动构建）。")
+        print(wording.text("ops.local.no_site", path=f"{site_dir}/index.html"))
         return 1
     run = LocalRun(site_dir=site_dir, data_dir=data_dir, host=host, port=port, persist=persist).start()
     deadline = os.environ["BDPILOT_DEADLINE"]
     print(json.dumps({"site": run.url, "api": run.url + "api/campaign", "aws_endpoint": run.moto_url,
                       "table": run.outputs["TableName"], "bucket": run.outputs["SubmissionsBucketName"]},
                      ensure_ascii=False, indent=2))
-    print(f"本地运行：{run.url}  （申报窗口在本地默认开放，截止时间 {deadline}；数据保存在 {data_dir}）")
+    print(wording.text("ops.local.running", url=run.url, deadline=deadline, data_dir=data_dir))
     if run.state:
         counts = run.state.counts
-        print(f"已载入本地数据：{counts['objects']} 个对象、{counts['items']} 条表记录"
-              + (f"；重放了上次未正常停止时的 {counts['replayed']} 个写请求" if counts["replayed"] else "") + "。")
-    print("按 Ctrl+C 停止。")
+        print(wording.text("ops.local.loaded", objects=counts["objects"], items=counts["items"])
+              + (wording.text("ops.local.replayed", replayed=counts["replayed"]) if counts["replayed"] else "")
+              + wording.text("ops.local.loaded_end"))
+    print(wording.text("ops.local.stop_hint"))
     # `kill` (SIGTERM) stops as cleanly as Ctrl+C: the state is saved and the next start replays nothing.
     signal.signal(signal.SIGTERM, _interrupt)
     try:

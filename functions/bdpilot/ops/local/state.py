@@ -82,7 +82,7 @@ class WriteLog:
                     original(request, body)
 
         recorder._location = str(path)
-        recorder._record_request = record
+        recorder._record_request = record  # type: ignore[method-assign]  # filter moto's recorder to writes
         recorder.start_recording()
 
     def close(self) -> None:
