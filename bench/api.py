@@ -99,7 +99,7 @@ def handler_vs_store(rounds: int) -> tuple[float, float]:
             store.put_record(ref, data, "0" * 64)
             store.commit({"reference": ref, "entity": "SUB", "received_at": "2019", "direction": "1",
                           "recommender": "北京市"}, f"USCC#bare{i}", f"bare-key-{i:08d}", "h", {"r": ref}, 0,
-                         f"FORM#bare{i}", 0)
+                         f"FORM#bare{i}", 0, "北京市")
             store_times.append(time.perf_counter() - start)
         clock.now = real_now
     return statistics.median(handler_times[5:]), statistics.median(store_times[5:])

@@ -80,6 +80,8 @@ def aws(aws_env, monkeypatch) -> Iterator[Aws]:
         outputs = stack.create_stack(boto3.Session(), stack_name="bdpilot-test")
         monkeypatch.setenv("BDPILOT_TABLE", outputs["TableName"])
         monkeypatch.setenv("BDPILOT_BUCKET", outputs["SubmissionsBucketName"])
+        for name, output in (("UNITS", "UnitsTableName"), ("STAFF", "StaffTableName"), ("AUDIT", "AuditTableName")):
+            monkeypatch.setenv(f"BDPILOT_{name}_TABLE", outputs[output])
         api._store.cache_clear()
         yield Aws(outputs["TableName"], outputs["SubmissionsBucketName"],
                   boto3.client("s3"), boto3.client("dynamodb"))

@@ -110,6 +110,19 @@ def unlisted_name_problem(name: str) -> NameProblem | None:
     return None
 
 
+def unit_of(recommender_name: str) -> str:
+    """The 推荐单位 whose staff read a submission: a listed unit by its campaign name; any other name (an unlisted
+    其他有关单位, typed by the applicant and verified by nobody) goes to campaign.UNLISTED_RECOMMENDER, read by
+    MIIT, so typing a name can never place an applicant in a listed unit's list."""
+    if recommender_name in campaign.RECOMMENDERS_BY_NAME:
+        return recommender_name
+    # NFKC turns the full-width brackets of some listed names (南光（集团）有限公司) into ASCII ones.
+    return _LISTED_CLEAN.get(clean_name(recommender_name), campaign.UNLISTED_RECOMMENDER)
+
+
+_LISTED_CLEAN = {clean_name(r.name): r.name for r in campaign.LISTED_RECOMMENDERS}
+
+
 # --- quotas -----------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

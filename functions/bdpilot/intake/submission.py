@@ -4,7 +4,8 @@ Order matters and is chosen so that nothing half-written is ever visible:
   Idempotency-Key → replay check (`replayed`) → the envelope (parsed by bdpilot.web.contract) → form token
   → window → validation → honeypot → form-token-used pre-check → upload checks
   → applicant pre-check → claim the reference → copy attachments (S3 hashes each copy) → put record.json
-  → one DynamoDB transaction (index + USCC guard + idempotency record + used form token).
+  → one DynamoDB transaction (index + USCC guard + idempotency record + used form token + the
+  推荐单位's item in the units table).
 The index item is the last thing written, so admins (who list through the index) never see a record that is
 missing a file, and a failed transaction leaves at most unindexed objects under the same reference, which a
 retry with the same Idempotency-Key overwrites. The reference is claimed for that key before any object is
@@ -176,7 +177,8 @@ def submit(store: Store, cfg: settings.Settings, now: datetime, request: Envelop
     # A used token is remembered for as long as it could be presented again.
     form_expires = int(now.timestamp()) + settings.TOKEN_MAX_AGE_SECONDS + 86400
     try:
-        store.commit(index, guard, key, fingerprint, body, expires, form, form_expires)
+        store.commit(index, guard, key, fingerprint, body, expires, form, form_expires,
+                     rules.unit_of(app.cover.recommender_name))
     except Conflict as exc:
         if exc.what == "applicant":
             raise _duplicate() from exc

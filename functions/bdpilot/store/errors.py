@@ -113,8 +113,12 @@ def mapped() -> Iterator[None]:
         raise unavailable(exc) from exc
 
 
+CONDITION_FAILED = ("ConditionalCheckFailedException",)
+
+
 def or_none(call: Callable[[], T], missing: tuple[str, ...] = OBJECT_MISSING) -> T | None:
-    """The result of an S3 read, None when the object is missing; other failures are StorageUnavailable."""
+    """The result of a call, None when it failed with one of the `missing` codes (by default: an S3 object is not
+    there; CONDITION_FAILED: a conditional write's condition did not hold); other failures are StorageUnavailable."""
     try:
         return call()
     except ClientError as exc:
@@ -123,3 +127,8 @@ def or_none(call: Callable[[], T], missing: tuple[str, ...] = OBJECT_MISSING) ->
         raise unavailable(exc) from exc
     except BotoCoreError as exc:
         raise unavailable(exc) from exc
+
+
+def written(call: Callable[[], object]) -> bool:
+    """Run a conditional write: True when it was written, False when its condition did not hold."""
+    return or_none(call, CONDITION_FAILED) is not None

@@ -9,6 +9,10 @@ Table items:     SUB#<ref>    the index item admins list and filter (GSIs by tim
                  IDEM#<key>   the first response to an Idempotency-Key, replayed on retries (kept IDEMPOTENCY_DAYS)
                  REF#<ref>    claim on a reference by one Idempotency-Key, taken before any object is written
                  FORM#<nonce> a form token that has been used for a stored submission
+Units table:     (unit, reference)  one item per submission, written in the same transaction as SUB#<ref>, so
+                 a 推荐单位's list is a Query on its own partition (LSI by-time: newest first); see store/units
+Staff table:     ACCOUNT#<email>, INVITE#<sha256>, SESSION#<sha256>, THROTTLE#<kind>#<who>; see store/accounts
+Audit table:     (day, at)  Beijing date, ISO time + "#" + 8 hex: append-only; see store/audit
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from typing import Any
 
 from botocore.config import Config
 
+from bdpilot.store.errors import mapped
+
 UPLOADS = "uploads/"
 SUBMISSIONS = "submissions/"
 EXPORTS = "exports/"
 INDEXES = {"time": "by-time", "direction": "by-direction", "recommender": "by-recommender"}
+UNITS_BY_TIME = "by-time"  # the units table's LSI: (unit, received_at)
 
 # Lambda has a short budget: fail fast and let the client retry rather than hang.
 CONFIG = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
@@ -47,6 +54,15 @@ def upload_key(upload_id: str) -> str:
     return f"{UPLOADS}{upload_id}"
 
 
+def unit_item(index: dict[str, str | int], unit: str) -> dict[str, str]:
+    """The units table's item for a submission, from its SUB# index item (the commit and the migration share it).
+    The 推荐单位 as the applicant named it stays beside `unit` (they differ for an unlisted unit)."""
+    fields = {"reference": "reference", "received_at": "received_at", "direction": "direction",
+              "applicant": "unit_name", "uscc": "uscc", "project": "project_name", "status": "status",
+              "digest": "digest", "recommender": "recommender"}
+    return {"unit": unit, **{name: str(index.get(source) or "") for name, source in fields.items()}}
+
+
 def marshal(item: dict[str, Any]) -> dict[str, Any]:
     return {k: {"N": str(v)} if isinstance(v, int) else {"S": str(v)} for k, v in item.items()}
 
@@ -54,3 +70,14 @@ def marshal(item: dict[str, Any]) -> dict[str, Any]:
 def unmarshal(item: dict[str, Any]) -> dict[str, Any]:
     return {k: int(v["N"]) if "N" in v else v.get("S") for k, v in item.items()}
 
+
+def count_all(dynamodb: Any, query: dict[str, Any]) -> int:
+    """The items a Query (with Select=COUNT) matches, over every page it takes."""
+    kwargs, total = dict(query), 0
+    while True:
+        with mapped():
+            page = dynamodb.query(**kwargs)
+        total += page.get("Count", 0)
+        if "LastEvaluatedKey" not in page:
+            return total
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

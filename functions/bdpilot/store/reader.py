@@ -7,6 +7,8 @@ hold it (its role could not make these calls anyway).
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -14,8 +16,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bdpilot.store.audit import Audit
 from bdpilot.store.errors import NotFound, mapped, or_none, unavailable
-from bdpilot.store.layout import CONFIG, EXPORTS, INDEXES, attachment_key, record_key, unmarshal
+from bdpilot.store.layout import CONFIG, EXPORTS, INDEXES, attachment_key, count_all, record_key, unmarshal
 from bdpilot.store.writer import Store
 
 _KEYS = {"time": "entity", "direction": "direction", "recommender": "recommender"}
@@ -28,6 +31,10 @@ def session(profile: str | None = None, region: str | None = None) -> boto3.Sess
 
 
 class Reader(Store):
+    # The audit table `bdpilot admin` appends to (the stack's AuditTableName, the local run's audit_table, or
+    # BDPILOT_AUDIT_TABLE): None when no target names one.
+    audit_table: str | None = None
+
     @classmethod
     def local(cls, endpoint_url: str, table: str, bucket: str) -> Reader:
         """The local run's store (`bdpilot serve`): its embedded AWS takes any credentials."""
@@ -54,7 +61,23 @@ class Reader(Store):
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])} if stacks else {}
         if "TableName" not in outputs or "SubmissionsBucketName" not in outputs:
             raise NotFound("StackOutputsMissing", "outputs")
-        return cls(outputs["TableName"], outputs["SubmissionsBucketName"], session=session, endpoint_url=endpoint_url)
+        made = cls(outputs["TableName"], outputs["SubmissionsBucketName"], session=session, endpoint_url=endpoint_url,
+                   units_table=outputs.get("UnitsTableName"))
+        made.audit_table = outputs.get("AuditTableName")
+        return made
+
+    def audit(self) -> Audit | None:
+        """The audit trail on this target's tables, when it has one."""
+        return Audit(self.dynamodb, self.audit_table) if self.audit_table else None
+
+    def caller(self) -> str:
+        """Who the credentials belong to (the STS caller ARN; needs no permission), for the audit trail."""
+        with mapped():
+            client = self._session.client("sts", endpoint_url=self._endpoint, config=CONFIG)
+        try:
+            return str(client.get_caller_identity()["Arn"])
+        except (ClientError, BotoCoreError) as exc:
+            raise unavailable(exc) from exc
 
     # --- the index ----------------------------------------------------------------------------------------
 
@@ -95,6 +118,25 @@ class Reader(Store):
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def page(self, index: str, key: str | None = None, *, cursor: str | None = None, limit: int = 50,
+             newest_first: bool = True) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of index items and an opaque cursor for the next (None after the last). A cursor that is not
+        one this query made (forged, or from another index or key) starts from the first page."""
+        condition, names, values = self._key_condition(index, key)
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": INDEXES[index], "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+            "ScanIndexForward": not newest_first, "Limit": limit,
+        }
+        start = _start_key(cursor, _KEYS[index], values[":k"]["S"])
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        with mapped():
+            got = self.dynamodb.query(**kwargs)
+        last = got.get("LastEvaluatedKey")
+        token = base64.urlsafe_b64encode(json.dumps(unmarshal(last)).encode()).decode() if last else None
+        return [unmarshal(item) for item in got.get("Items", [])], token
+
     def count(self, index: str, key: str | None = None, *, since: str | None = None, until: str | None = None,
               equals: dict[str, str] | None = None) -> int:
         """How many index items `query` would yield (Select=COUNT, page by page), optionally only those whose
@@ -113,14 +155,7 @@ class Reader(Store):
         if filters:
             kwargs["FilterExpression"] = " AND ".join(filters)
         kwargs |= {"ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
-        total = 0
-        while True:
-            with mapped():
-                page = self.dynamodb.query(**kwargs)
-            total += page.get("Count", 0)
-            if "LastEvaluatedKey" not in page:
-                return total
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return count_all(self.dynamodb, kwargs)
 
     # --- the stored objects -------------------------------------------------------------------------------
 
@@ -164,6 +199,13 @@ class Reader(Store):
 
         return or_none(stream)
 
+    def presign_get(self, key: str, *, expires: int, disposition: str, content_type: str) -> str:
+        """A presigned GET for one object (an attachment, an export) that S3 answers with these headers."""
+        with mapped():
+            return self.s3.generate_presigned_url("get_object", ExpiresIn=expires, Params={
+                "Bucket": self.bucket, "Key": key, "ResponseContentDisposition": disposition,
+                "ResponseContentType": content_type})
+
     def put_export(self, name: str, path: str) -> str:
         """Upload a local export file under exports/ (multipart when large); returns its key."""
         key = f"{EXPORTS}{name}"
@@ -175,3 +217,17 @@ class Reader(Store):
             inner = exc.__cause__ or exc.__context__
             raise unavailable(inner if isinstance(inner, ClientError | BotoCoreError) else exc) from exc
         return key
+
+
+def _start_key(cursor: str | None, hash_name: str, hash_value: str) -> dict[str, Any] | None:
+    """A page cursor back as an ExclusiveStartKey: string attributes only, on the queried partition."""
+    if not cursor or len(cursor) > 2048:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:
+        return None
+    if not isinstance(key, dict) or key.get(hash_name) != hash_value or \
+            not all(isinstance(k, str) and isinstance(v, str) for k, v in key.items()):
+        return None
+    return {k: {"S": v} for k, v in key.items()}

@@ -17,12 +17,22 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bdpilot.store.errors import OBJECT_MISSING, Conflict, StorageUnavailable, is_code, mapped, or_none, unavailable
-from bdpilot.store.layout import CONFIG, attachment_key, marshal, record_key, s3_config, upload_key
+from bdpilot.store.errors import (
+    OBJECT_MISSING,
+    Conflict,
+    StorageUnavailable,
+    mapped,
+    or_none,
+    unavailable,
+    written,
+)
+from bdpilot.store.layout import CONFIG, attachment_key, marshal, record_key, s3_config, unit_item, upload_key
 
 # How long an Idempotency-Key's first response is replayed (the IDEM# item's TTL): a client retrying later gets
 # a fresh submission attempt, which the applicant guard still refuses.
 IDEMPOTENCY_DAYS = 30
+# The units table when none is named (BDPILOT_UNITS_TABLE, the stack's UnitsTable).
+UNITS_TABLE = "bdpilot-units"
 
 
 @dataclass(frozen=True)
@@ -36,9 +46,10 @@ class UploadInfo:
 
 class Store:
     def __init__(self, table: str, bucket: str, *, session: boto3.Session | None = None,
-                 endpoint_url: str | None = None) -> None:
+                 endpoint_url: str | None = None, units_table: str | None = None) -> None:
         self.table = table
         self.bucket = bucket
+        self.units_table = units_table or os.environ.get("BDPILOT_UNITS_TABLE") or UNITS_TABLE
         self._session = session or boto3.Session()
         self._endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
 
@@ -98,19 +109,11 @@ class Store:
         """Hold a reference for one Idempotency-Key before anything is written under submissions/<ref>/, so a
         colliding reference can never overwrite another applicant's objects. True when the claim is (or already
         was) this key's; False when another key holds it."""
-        try:
-            self.dynamodb.put_item(
-                TableName=self.table, Item=marshal({"pk": f"REF#{reference}", "key": idempotency_key}),
-                ConditionExpression="attribute_not_exists(pk) OR #k = :k",
-                ExpressionAttributeNames={"#k": "key"}, ExpressionAttributeValues={":k": {"S": idempotency_key}},
-            )
-        except ClientError as exc:
-            if is_code(exc, "ConditionalCheckFailedException"):
-                return False
-            raise unavailable(exc) from exc
-        except BotoCoreError as exc:
-            raise unavailable(exc) from exc
-        return True
+        return written(lambda: self.dynamodb.put_item(
+            TableName=self.table, Item=marshal({"pk": f"REF#{reference}", "key": idempotency_key}),
+            ConditionExpression="attribute_not_exists(pk) OR #k = :k",
+            ExpressionAttributeNames={"#k": "key"}, ExpressionAttributeValues={":k": {"S": idempotency_key}},
+        ))
 
     def copy_upload(self, upload_id: str, reference: str, name: str, etag: str) -> str:
         """Copy a checked upload into the submission; returns the copy's SHA-256 (hex), computed by S3.
@@ -148,10 +151,11 @@ class Store:
         return self._get_item(form_pk) is not None
 
     def commit(self, index: dict[str, str | int], guard_pk: str, idempotency_key: str, request_hash: str,
-               response: dict[str, Any], expires_at: int, form_pk: str, form_expires_at: int) -> None:
+               response: dict[str, Any], expires_at: int, form_pk: str, form_expires_at: int, unit: str) -> None:
         """One transaction, all or nothing: the index item, the applicant guard, the idempotency record (kept
-        until `expires_at`, see IDEMPOTENCY_DAYS) and the used form token (a token admits one stored
-        submission; a replay is answered before it is checked)."""
+        until `expires_at`, see IDEMPOTENCY_DAYS), the used form token (a token admits one stored
+        submission; a replay is answered before it is checked) and the 推荐单位's item in the units table, so
+        that item exists exactly when the submission does."""
         reference = str(index["reference"])
         items: list[dict[str, Any]] = [
             {"pk": f"SUB#{reference}", **index},
@@ -160,11 +164,15 @@ class Store:
              "response": json.dumps(response, ensure_ascii=False), "expires_at": expires_at},
             {"pk": form_pk, "expires_at": form_expires_at},
         ]
+        puts: list[dict[str, Any]] = [
+            {"Put": {"TableName": self.table, "Item": marshal(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+            for item in items
+        ]
+        puts.append({"Put": {"TableName": self.units_table, "Item": marshal(unit_item(index, unit)),
+                             "ConditionExpression": "attribute_not_exists(#r)",
+                             "ExpressionAttributeNames": {"#r": "reference"}}})
         try:
-            self.dynamodb.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "Item": marshal(item),
-                         "ConditionExpression": "attribute_not_exists(pk)"}} for item in items
-            ])
+            self.dynamodb.transact_write_items(TransactItems=puts)
         except ClientError as exc:
             raise _lost(exc) from exc
         except BotoCoreError as exc:
@@ -172,7 +180,8 @@ class Store:
 
 
 def _lost(exc: ClientError) -> Exception:
-    """Which of commit's four conditions failed, as a Conflict; anything else is StorageUnavailable."""
+    """Which of commit's five conditions failed, as a Conflict; anything else is StorageUnavailable. The units
+    item (4) shares the SUB# item's reference, which one Idempotency-Key holds: it stands with 0 for "key"."""
     error = exc.response.get("Error", {})
     if error.get("Code") != "TransactionCanceledException":
         return unavailable(exc)
@@ -181,7 +190,7 @@ def _lost(exc: ClientError) -> Exception:
         message = error.get("Message", "")
         reasons = [r.strip() for r in message[message.find("[") + 1:message.rfind("]")].split(",")]
     failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
-    if 2 in failed or 0 in failed:
+    if 2 in failed or 0 in failed or 4 in failed:
         return Conflict("key")
     if 1 in failed:
         return Conflict("applicant")

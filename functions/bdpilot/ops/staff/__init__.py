@@ -1,0 +1,1 @@
+"""`bdpilot staff`: the staff console's commands (invite staff, migrate existing submissions to the units table)."""
