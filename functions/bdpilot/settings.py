@@ -13,6 +13,7 @@ BDPILOT_SECRET holds the secret itself.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +34,12 @@ MIN_SECRET_CHARS = 16
 
 # Every variable `load()` reads: the cache key.
 NAMES = ("BDPILOT_TABLE", "BDPILOT_BUCKET", "BDPILOT_SECRET", "BDPILOT_SECRET_PARAMETER", "BDPILOT_DEADLINE",
-         "BDPILOT_MIN_FILL_SECONDS", "BDPILOT_STAGE")
+         "BDPILOT_MIN_FILL_SECONDS", "BDPILOT_STAGE", "BDPILOT_UNITS_TABLE", "BDPILOT_STAFF_TABLE",
+         "BDPILOT_AUDIT_TABLE")
+# The staff console's tables (infra/template.yaml: UnitsTable, StaffTable, AuditTable) and their local defaults.
+STAFF_TABLES = {"BDPILOT_UNITS_TABLE": "bdpilot-units", "BDPILOT_STAFF_TABLE": "bdpilot-staff",
+                "BDPILOT_AUDIT_TABLE": "bdpilot-audit"}
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")  # what DynamoDB accepts
 
 
 # What decides which AWS credentials, region and endpoint a boto3 session uses (`aws_session` key).
@@ -55,6 +61,9 @@ class Settings:
     deadline: datetime  # timezone-aware
     min_fill_seconds: int
     stage: str
+    units_table: str
+    staff_table: str
+    audit_table: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str | None]) -> Settings:
@@ -66,7 +75,20 @@ class Settings:
             deadline=_deadline(env.get("BDPILOT_DEADLINE")),
             min_fill_seconds=_min_fill_seconds(env.get("BDPILOT_MIN_FILL_SECONDS")),
             stage=env.get("BDPILOT_STAGE") or "local",
+            units_table=_table("BDPILOT_UNITS_TABLE", env),
+            staff_table=_table("BDPILOT_STAFF_TABLE", env),
+            audit_table=_table("BDPILOT_AUDIT_TABLE", env),
         )
+
+
+def _table(name: str, env: Mapping[str, str | None]) -> str:
+    """A DynamoDB table name (a typo such as a stray space would otherwise fail only at the first request)."""
+    raw = env.get(name)
+    if not raw:
+        return STAFF_TABLES[name]
+    if not _TABLE_NAME.fullmatch(raw):
+        raise SettingsError(f"{name} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -): {raw!r}")
+    return raw
 
 
 def _deadline(raw: str | None) -> datetime:

@@ -18,6 +18,7 @@ REQUIRED_PARAMETERS: dict[str, str] = {
     "OriginVerifySecret": "o" * 32,
     "CodeBucket": "bdpilot-artifacts",
     "CodeKey": "prod/function/0.zip",
+    "StaffCodeKey": "prod/staff/0.zip",
 }
 STACK_UUID = "51af3dc0-da77-11e4-872e-1234567db123"
 NO_VALUE = object()

@@ -51,7 +51,8 @@ def test_the_protected_resources_are_the_templates_data(resources: dict[str, Any
     """A renamed data resource would silently fall out of the protection."""
     types = {name: resources[name]["Type"] for name in checks.PROTECTED}
     assert types == {"SubmissionsTable": "AWS::DynamoDB::Table", "SubmissionsBucket": "AWS::S3::Bucket",
-                     "DataKey": "AWS::KMS::Key"}
+                     "DataKey": "AWS::KMS::Key", "UnitsTable": "AWS::DynamoDB::Table",
+                     "StaffTable": "AWS::DynamoDB::Table", "AuditTable": "AWS::DynamoDB::Table"}
     assert deploy.PROTECTED == checks.PROTECTED
 
 

@@ -215,6 +215,7 @@ def _fake_package(harness: Harness) -> Callable[[Path, dict[str, Any]], Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
         archive = out_dir / package.ZIP_NAME
         archive.write_bytes(harness.zip_bytes())
+        package.staff_zip(archive).write_bytes(harness.zip_bytes())  # the staff function's, built beside it
         return archive
     return build
 

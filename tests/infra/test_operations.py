@@ -287,7 +287,7 @@ def test_dashboard_shows_what_every_alarm_watches(template: dict[str, Any], regi
 # ---------------------------------------------------------------- 5. data that survives
 
 
-DATA = {"SubmissionsTable", "SubmissionsBucket", "DataKey"}
+DATA = {"SubmissionsTable", "SubmissionsBucket", "DataKey", "UnitsTable", "StaffTable", "AuditTable"}
 
 
 def test_data_is_kept_except_when_the_first_create_rolls_back(resources: dict[str, Any]) -> None:

@@ -112,18 +112,19 @@ def test_restart_keeps_every_byte_and_replays_no_reads(built_site, tmp_path):
     assert sum(v["checksum"] is not None for vs in stored["objects"].values() for v in vs) == 4  # the attachments
 
     # The run's log holds its writes and nothing else: per submission two uploads (POST), two copies and the
-    # record (PUT), the reference claim (PutItem) and the commit (TransactWriteItems).
+    # record (PUT), the reference claim (PutItem) and the commit (TransactWriteItems); and the audit entry of the
+    # `admin list` above (PutItem): the administrator's read is recorded, and kept across the restart.
     (log,) = (tmp_path / "writes").glob("*.jsonl")
     killed_log = log.read_bytes()
     entries = [json.loads(line) for line in log.read_text().splitlines()[1:]]
     calls = sorted((e["method"], e["headers"].get("X-Amz-Target", "s3")) for e in entries)
     assert calls == sorted([("POST", "s3")] * 4 + [("PUT", "s3")] * 6
-                           + [("POST", "DynamoDB_20120810.PutItem")] * 2
+                           + [("POST", "DynamoDB_20120810.PutItem")] * 3
                            + [("POST", "DynamoDB_20120810.TransactWriteItems")] * 2), calls
 
     second = start_live(built_site, tmp_path)
     try:
-        assert "重放了上次未正常停止时的 14 个写请求" in _this_start(second)
+        assert "重放了上次未正常停止时的 15 个写请求" in _this_start(second)
         assert _admin_list(second) == listing
         after_kill = _stored(second)
         assert after_kill["items"] == stored["items"]
@@ -181,5 +182,29 @@ def test_an_older_recording_is_taken_over_without_its_reads(built_site, tmp_path
         stored = second.store().get_record(receipt["reference"])
         assert stored is not None and hashlib.sha256(stored).hexdigest() == receipt["digest"]
         assert second.store().get_index(receipt["reference"])["digest"] == receipt["digest"]
+    finally:
+        stop_live(second)
+
+
+def test_staff_invite_prints_a_link_the_local_console_answers_and_a_restart_keeps(built_site, tmp_path):
+    """The README's way to a signed-in MIIT view: `bdpilot staff invite --local` prints a one-time link that the
+    local run's /staff/* serves; the invitation (staff table) survives a restart like the submissions do."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BDPILOT_"))}
+    first = start_live(built_site, tmp_path)
+    try:
+        done = subprocess.run([sys.executable, "-m", "bdpilot.ops.cli", "staff", "invite", "--local-dir",
+                               str(first.data_dir), "--email", "Lead@Example.cn", "--name", "张三", "--role", "miit"],
+                              capture_output=True, text=True, env=env, check=True)
+        (link,) = [line for line in done.stdout.splitlines() if line.startswith("http")]
+        assert link.startswith(first.url + "staff/invitation/")
+        page = requests.get(link)
+        assert page.status_code == 200 and "text/html" in page.headers["Content-Type"], page.text[:300]
+        assert "lead@example.cn" in page.text
+    finally:
+        stop_live(first)
+    second = start_live(built_site, tmp_path)
+    try:
+        again = requests.get(second.url + link.removeprefix(first.url))
+        assert again.status_code == 200 and "lead@example.cn" in again.text
     finally:
         stop_live(second)

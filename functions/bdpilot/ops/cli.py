@@ -15,6 +15,10 @@ def main(argv: list[str] | None = None) -> int:
         from bdpilot.ops.admin import command as admin
 
         return admin.main(argv[1:])
+    if argv and argv[0] == "staff":
+        from bdpilot.ops.staff import cli as staff
+
+        return staff.main(argv[1:])
     if argv and argv[0] == "deploy":
         from bdpilot.ops import deploy
 
@@ -31,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--fresh", action="store_true", help=w["fresh"])
     commands.add_parser("admin", help=w["admin"])
     commands.add_parser("deploy", help=w["deploy"])
+    commands.add_parser("staff", help=wording.text("ops.staff.description"))
     args = parser.parse_args(argv)
 
     if args.command == "serve":

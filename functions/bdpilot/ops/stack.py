@@ -50,6 +50,7 @@ LOCAL_PARAMETERS: dict[str, str] = {
     # The function is skipped in moto, so its code location is never read.
     "CodeBucket": "moto-no-code",
     "CodeKey": "none.zip",
+    "StaffCodeKey": "none.zip",
     # Read only by CloudFront and the API's web ACL, both skipped in moto.
     "OriginVerifySecret": "local-only-origin-verify-secret-not-for-production",
 }

@@ -52,6 +52,7 @@ from bdpilot.ops.deploy.package import (
     lambda_platform,
     runtime_requirements,
     settle_artifacts,
+    staff_zip,
     upload_artifact,
 )
 from bdpilot.ops.deploy.site import build_site, sync_site
@@ -213,6 +214,7 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
         artifacts = f"bdpilot-artifacts-{account}-{region}"
         ensure_artifacts_bucket(s3, artifacts, region)
         code_key = upload_artifact(s3, artifacts, archive, f"{args.stage}/function")
+        staff_key = upload_artifact(s3, artifacts, staff_zip(archive), f"{args.stage}/staff")
         # CloudFormation copies the template when the change set is made: the upload is never needed again.
         template_key = upload_artifact(s3, artifacts, TEMPLATE, f"{args.stage}/template", state=SUPERSEDED)
         suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
@@ -225,6 +227,7 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
             "Stage": args.stage,
             "CodeBucket": artifacts,
             "CodeKey": code_key,
+            "StaffCodeKey": staff_key,
             "SiteDomain": args.site_domain if args.site_domain is not None else keep,
             "SiteCertificateArn": args.certificate_arn if args.certificate_arn is not None else keep,
             "SiteServerCertificateId": args.server_certificate_id if args.server_certificate_id is not None else keep,
@@ -241,6 +244,7 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
             **secret_parameters(None if previous is None else set(previous)),
         }
         old_code = _previous_code_key(state, artifacts)
+        old_staff = _previous_code_key(state, artifacts, "StaffCodeKey")
         policy = STACK_POLICY.read_text(encoding="utf-8") if STACK_POLICY.is_file() else None
         try:
             outputs = deploy_stack(cfn, stack_name, template_url, parameters, stack_policy=policy,
@@ -248,8 +252,10 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
         except DeployError:
             # The stack kept (or rolled back to) its previous zip; the new one is litter unless it is that zip.
             settle_artifacts(s3, artifacts, live=old_code, previous=None, new=code_key)
+            settle_artifacts(s3, artifacts, live=old_staff, previous=None, new=staff_key)
             raise
         settle_artifacts(s3, artifacts, live=code_key, previous=old_code, new=code_key)
+        settle_artifacts(s3, artifacts, live=staff_key, previous=old_staff, new=staff_key)
 
         uploaded, deleted = sync_site(s3, outputs["SiteBucketName"], site, directory_keys=in_china(region))
         print(f"site: {uploaded} files uploaded, {deleted} removed")
@@ -275,11 +281,11 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
     return 0
 
 
-def _previous_code_key(state: StackState, bucket: str) -> str | None:
+def _previous_code_key(state: StackState, bucket: str, parameter: str = "CodeKey") -> str | None:
     """The zip the stack referred to before this deploy, when it is in this artifacts bucket."""
     if not state.updatable or state.parameters.get("CodeBucket") != bucket:
         return None
-    return state.parameters.get("CodeKey") or None
+    return state.parameters.get(parameter) or None
 
 
 def secret_parameters(existing: set[str] | None) -> dict[str, str | None]:

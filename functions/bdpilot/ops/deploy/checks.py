@@ -13,7 +13,7 @@ from bdpilot.domain import campaign, wording
 
 # The resources that hold the applications. Replacing one would point the function at an empty table, bucket or
 # key (and replacing the key leaves everything encrypted under the old one unreadable to the new stack).
-PROTECTED = ("SubmissionsTable", "SubmissionsBucket", "DataKey")
+PROTECTED = ("SubmissionsTable", "SubmissionsBucket", "DataKey", "UnitsTable", "StaffTable", "AuditTable")
 # Stages whose alarms must reach a person.
 ALARMED_STAGES = ("prod",)
 ACM_US_EAST_1 = re.compile(r"^arn:aws:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+$")

@@ -4,6 +4,7 @@ are both covered). `make lock` refreshes them (`python -m bdpilot.ops.deploy.loc
 
 - requirements/function.txt: what the public function's zip holds, the runtime dependencies less what the
   Lambda runtime provides (boto3, botocore, s3transfer);
+- requirements/staff.txt: the staff console function's zip, the same plus the `staff` extra, at the same pins;
 - requirements/dev.txt: every extra (site, local run, admin, tests, lint and type tools), constrained to the
   function's pins so the versions tested locally are the ones shipped.
 """
@@ -19,6 +20,7 @@ from bdpilot.ops.deploy.package import ROOT, runtime_requirements
 
 REQUIREMENTS = ROOT / "requirements"
 FUNCTION_LOCK = REQUIREMENTS / "function.txt"
+STAFF_LOCK = REQUIREMENTS / "staff.txt"
 DEV_LOCK = REQUIREMENTS / "dev.txt"
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
 
@@ -38,6 +40,15 @@ def pins(lock: Path) -> dict[str, str]:
     return found
 
 
+def staff_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+    """The `staff` extra: what the console's function needs beyond the public function's dependencies."""
+    import tomllib
+
+    extras: dict[str, list[str]] = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"]
+    return list(extras.get("staff", []))
+
+
 def compile_locks() -> None:
     """Resolve both locks with uv (installed from the dev lock); universal, so one file serves every platform."""
     REQUIREMENTS.mkdir(exist_ok=True)
@@ -45,6 +56,10 @@ def compile_locks() -> None:
           "--generate-hashes", "--no-header", "--upgrade"]
     subprocess.run([*uv, "-", "-o", str(FUNCTION_LOCK)], input="\n".join(runtime_requirements()) + "\n",
                    text=True, check=True, cwd=ROOT)
+    # The staff function's zip: the same runtime pins plus the console's (the `staff` extra).
+    staff = [*runtime_requirements(), *staff_requirements()]
+    subprocess.run([*uv, "-", "-c", str(FUNCTION_LOCK.relative_to(ROOT)), "-o", str(STAFF_LOCK)],
+                   input="\n".join(staff) + "\n", text=True, check=True, cwd=ROOT)
     subprocess.run([*uv, "pyproject.toml", "--all-extras", "-c", str(FUNCTION_LOCK.relative_to(ROOT)),
                     "-o", str(DEV_LOCK.relative_to(ROOT))], check=True, cwd=ROOT)
 

@@ -24,7 +24,16 @@ ZIP_NAME = "bdpilot-function.zip"
 PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
 # Lambda's architectures and the wheel platform that runs on each (Amazon Linux, glibc >= 2.17).
 WHEEL_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
+# Also accepted: the python3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34), and some wheels (argon2-cffi-bindings
+# for the staff zip) are published for glibc >= 2.28 only.
+NEWER_WHEEL_PLATFORMS = {"x86_64": "manylinux_2_28_x86_64", "arm64": "manylinux_2_28_aarch64"}
 FUNCTION_LOGICAL_ID = "Function"
+# The staff console's function: its own zip, from the closure of its own handler, with its own lock (the public
+# zip holds no console code and no password hashing; the staff zip no intake code it never imports).
+STAFF_ZIP_NAME = "bdpilot-staff.zip"
+STAFF_FUNCTION_LOGICAL_ID = "StaffFunction"
+STAFF_LOCK = ROOT / "requirements" / "staff.txt"
+STAFF_HANDLER_MODULE = "bdpilot.console.app"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip, byte for byte
 
 # Artifacts are tagged so the bucket's lifecycle can expire what no stack uses any more, and only that:
@@ -57,10 +66,10 @@ def runtime_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]
     return [r for r in declared if name(r) not in PROVIDED_BY_RUNTIME]
 
 
-def lambda_platform(template: Mapping[str, Any]) -> list[str]:
+def lambda_platform(template: Mapping[str, Any], logical_id: str = FUNCTION_LOGICAL_ID) -> list[str]:
     """pip's target options for the function the template declares (its Runtime and Architectures), so the
     wheels in the zip are the ones the runtime can load: a zip built for x86_64 fails on arm64 at import time."""
-    props = template["Resources"][FUNCTION_LOGICAL_ID]["Properties"]
+    props = template["Resources"][logical_id]["Properties"]
     runtime = props["Runtime"]
     if not isinstance(runtime, str) or not runtime.startswith("python3."):
         raise PackageError(f"the function's Runtime must be a python3.x literal, not {runtime!r}")
@@ -68,7 +77,9 @@ def lambda_platform(template: Mapping[str, Any]) -> list[str]:
     if not isinstance(architectures, list) or len(architectures) != 1 or architectures[0] not in WHEEL_PLATFORMS:
         raise PackageError(f"the function's Architectures must be one of {sorted(WHEEL_PLATFORMS)}, "
                            f"not {architectures!r}")
-    return ["--platform", WHEEL_PLATFORMS[architectures[0]], "--implementation", "cp",
+    version = runtime.removeprefix("python")
+    newer = ["--platform", NEWER_WHEEL_PLATFORMS[architectures[0]]] if int(version.split(".")[1]) >= 12 else []
+    return ["--platform", WHEEL_PLATFORMS[architectures[0]], *newer, "--implementation", "cp",
             "--python-version", runtime.removeprefix("python"), "--only-binary=:all:"]
 
 
@@ -79,18 +90,34 @@ def files(root: Path) -> Iterator[Path]:
 
 
 def build_package(out_dir: Path, template: Mapping[str, Any] | None = None) -> Path:
-    """pip-install the locked function dependencies (each file checked against its hash) for the template's
-    Lambda runtime and architecture next to the bdpilot modules the handler imports, and zip them
-    deterministically; return the zip's path. Needs PyPI (or a pip index), not AWS."""
+    """Build the public function's zip and, beside it, the staff function's (STAFF_ZIP_NAME); return the public
+    one's path (`staff_zip(path)` is the other)."""
     if template is None:
         from bdpilot.ops import stack
 
         template = stack.load_template()
+    archive = build_zip(out_dir, template, FUNCTION_LOGICAL_ID, closure.HANDLER_MODULE, FUNCTION_LOCK, ZIP_NAME)
+    build_zip(out_dir, template, STAFF_FUNCTION_LOGICAL_ID, STAFF_HANDLER_MODULE, STAFF_LOCK, STAFF_ZIP_NAME)
+    return archive
+
+
+def staff_zip(archive: Path) -> Path:
+    """The staff function's zip that build_package wrote beside the public one."""
+    return archive.with_name(STAFF_ZIP_NAME)
+
+
+def build_zip(out_dir: Path, template: Mapping[str, Any], logical_id: str, handler_module: str, lock: Path,
+              name: str) -> Path:
+    """pip-install the locked dependencies (each file checked against its hash) for the Lambda runtime and
+    architecture the template gives `logical_id`, next to the bdpilot modules `handler_module` imports, and zip
+    them deterministically; return the zip's path. Needs PyPI (or a pip index), not AWS."""
+    if not lock.is_file():
+        raise PackageError(f"no lock file {lock} (run `make lock`)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    build = out_dir / "function"
+    build = out_dir / name.removesuffix(".zip")
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir()
-    result = subprocess.run(pip_command(build, template), capture_output=True, text=True)
+    result = subprocess.run(pip_command(build, template, logical_id, lock), capture_output=True, text=True)
     if result.returncode != 0:
         raise PackageError(f"pip could not install the function's dependencies:\n{result.stderr.strip()}")
     for provided in PROVIDED_BY_RUNTIME:  # in case a dependency pulled them in
@@ -98,12 +125,12 @@ def build_package(out_dir: Path, template: Mapping[str, Any] | None = None) -> P
         for info in build.glob(f"{provided}-*.dist-info"):
             shutil.rmtree(info)
     shutil.rmtree(build / "bin", ignore_errors=True)  # console scripts: unused, and they embed local paths
-    for source in closure.function_files(PACKAGE_DIR, ROOT / "pyproject.toml"):
+    for source in closure.function_files(PACKAGE_DIR, ROOT / "pyproject.toml", handler_module):
         target = build / "bdpilot" / source.relative_to(PACKAGE_DIR)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
 
-    archive = out_dir / ZIP_NAME
+    archive = out_dir / name
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bundle:
         for path in files(build):
             entry = zipfile.ZipInfo(path.relative_to(build).as_posix(), date_time=ZIP_EPOCH)
@@ -113,11 +140,12 @@ def build_package(out_dir: Path, template: Mapping[str, Any] | None = None) -> P
     return archive
 
 
-def pip_command(build: Path, template: Mapping[str, Any]) -> list[str]:
+def pip_command(build: Path, template: Mapping[str, Any], logical_id: str = FUNCTION_LOGICAL_ID,
+                lock: Path = FUNCTION_LOCK) -> list[str]:
     """The locked versions only (--require-hashes refuses anything unpinned or altered), as wheels for the
     function's platform: what ships is what the tests ran against."""
     return [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-            "--require-hashes", "--target", str(build), *lambda_platform(template), "-r", str(FUNCTION_LOCK)]
+            "--require-hashes", "--target", str(build), *lambda_platform(template, logical_id), "-r", str(lock)]
 
 
 # ---------------------------------------------------------------- the artifacts bucket

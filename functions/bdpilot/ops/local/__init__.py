@@ -1,6 +1,7 @@
 """The local run: the same handler and storage code as production, against moto's server on loopback.
 
   browser ──▶ 127.0.0.1:8000  /api/*  → API Gateway REST event → bdpilot.web.api.handler
+                              /staff, /staff/* → the same kind of event → bdpilot.console.app.handler
                               /*      → the built site/ folder
           ──▶ 127.0.0.1:8001  moto (S3 + DynamoDB + CloudFormation), stack created from infra/template.yaml
 
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from bdpilot.ops.local.state import LocalState
 
 STACK_NAME = "bdpilot-local"
+# The staff console's tables: environment variable -> the stack output naming the table moto created.
+STAFF_TABLE_OUTPUTS = {"BDPILOT_UNITS_TABLE": "UnitsTableName", "BDPILOT_STAFF_TABLE": "StaffTableName",
+                       "BDPILOT_AUDIT_TABLE": "AuditTableName"}
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
@@ -73,9 +77,22 @@ class LambdaContext:
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
+    """The function API Gateway would call for the event's path: the staff console's or the public API's."""
+    context = LambdaContext(aws_request_id=event["requestContext"]["requestId"])
+    if is_staff(event["path"]):
+        from bdpilot.console import app
+
+        staff_context = LambdaContext("bdpilot-staff", 512, "arn:aws:lambda:us-east-1:123456789012:function:"
+                                      "bdpilot-staff", context.aws_request_id)
+        return app.handler(event, staff_context)
     from bdpilot.web import api
 
-    return api.handler(event, LambdaContext(aws_request_id=event["requestContext"]["requestId"]))
+    return api.handler(event, context)
+
+
+def is_staff(path: str) -> bool:
+    """The template's /staff and /staff/{proxy+} routes."""
+    return path == "/staff" or path.startswith("/staff/")
 
 
 class LocalRun:
@@ -128,6 +145,8 @@ class LocalRun:
         self.outputs = stack.create_stack(session, endpoint_url=self.moto_url, stack_name=STACK_NAME)
         os.environ["BDPILOT_TABLE"] = self.outputs["TableName"]
         os.environ["BDPILOT_BUCKET"] = self.outputs["SubmissionsBucketName"]
+        for variable, output in STAFF_TABLE_OUTPUTS.items():
+            os.environ[variable] = self.outputs[output]
         os.environ["BDPILOT_SECRET"] = self._secret()
         os.environ.setdefault("BDPILOT_STAGE", "local")
         if not os.environ.get("BDPILOT_DEADLINE"):
@@ -149,14 +168,16 @@ class LocalRun:
             (self.data_dir / "endpoint.json").write_text(json.dumps(self.target(), indent=2))
         return self
 
-    def _names(self) -> dict[str, str]:
+    def _names(self) -> dict[str, Any]:
         return {"bucket": self.outputs["SubmissionsBucketName"], "table": self.outputs["TableName"],
-                "region": self.region}
+                "region": self.region, "tables": {o: self.outputs[o] for o in STAFF_TABLE_OUTPUTS.values()}}
 
     def target(self) -> dict[str, str]:
         site = f"http://{self.host}:{self.port}/" if hasattr(self, "http") else ""
         return {"aws_endpoint": self.moto_url, "table": self.outputs["TableName"],
-                "bucket": self.outputs["SubmissionsBucketName"], "site": site}
+                "bucket": self.outputs["SubmissionsBucketName"], "site": site,
+                "units_table": self.outputs["UnitsTableName"], "staff_table": self.outputs["StaffTableName"],
+                "audit_table": self.outputs["AuditTableName"]}
 
     @property
     def url(self) -> str:
@@ -268,7 +289,8 @@ def _handler_for(run: LocalRun) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
 
         def _route(self) -> None:
-            if urlsplit(self.path).path.startswith("/api/"):
+            path = urlsplit(self.path).path
+            if path.startswith("/api/") or is_staff(path):
                 self._api()
             elif self.command in ("GET", "HEAD"):
                 self._static()

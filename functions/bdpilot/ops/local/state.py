@@ -10,7 +10,9 @@ milliseconds each, ~20 s for 500 submissions), then replays the logs newer than 
 and only that run's writes. It then writes a new state.json and deletes the replayed logs; a clean stop does the
 same for its own log. Why this design: infra/adr/0005-local-run-state.md.
 
-Only the submissions bucket and the table are kept: every other resource comes from infra/template.yaml again.
+Only the submissions bucket and the tables are kept (the submissions table, and the staff console's units, staff
+and audit tables under "tables", by their stack output names): every other resource comes from
+infra/template.yaml again.
 """
 
 from __future__ import annotations
@@ -107,14 +109,17 @@ class LocalState:
 
     # --- start and stop ---------------------------------------------------------------------------------------
 
-    def open(self, *, bucket: str, table: str, region: str, moto_url: str) -> LocalState:
-        """Bring the fresh bucket and table to the stored state, then record this run's writes."""
-        names = {"bucket": bucket, "table": table}
+    def open(self, *, bucket: str, table: str, region: str, moto_url: str,
+             tables: Mapping[str, str] | None = None) -> LocalState:
+        """Bring the fresh bucket and tables to the stored state, then record this run's writes. `tables`: the
+        other tables kept, output name -> today's table name."""
+        tables = dict(tables or {})
+        names = {"bucket": bucket, "table": table, **tables}
         through = -1
         if self.manifest.exists():
             state = json.loads(self.manifest.read_text())
             through = int(state["through"])
-            self._load(state, bucket=bucket, table=table, region=region)
+            self._load(state, bucket=bucket, table=table, region=region, tables=tables)
         pending = [p for p in self._log_files() if _generation(p) > through]
         for path in self._log_files():
             if _generation(path) <= through:  # covered already: a kill came between state.json and deleting it
@@ -126,24 +131,28 @@ class LocalState:
         newest = max([through, LEGACY, *(_generation(p) for p in self._log_files())])
         if pending:
             # Fold the replayed writes in now, so the next start does not replay them again.
-            self.checkpoint(bucket=bucket, table=table, region=region, through=newest)
+            self.checkpoint(bucket=bucket, table=table, region=region, through=newest, tables=tables)
         self.generation = newest + 1
         self.log = WriteLog(self.logs / f"{self.generation}.jsonl", names)
         return self
 
-    def close(self, *, bucket: str, table: str, region: str) -> None:
+    def close(self, *, bucket: str, table: str, region: str, tables: Mapping[str, str] | None = None) -> None:
         """After moto stopped answering: fold this run's writes into state.json."""
         if self.log:
             self.log.close()
-        self.checkpoint(bucket=bucket, table=table, region=region, through=self.generation)
+        self.checkpoint(bucket=bucket, table=table, region=region, through=self.generation, tables=tables)
 
-    def checkpoint(self, *, bucket: str, table: str, region: str, through: int) -> None:
+    def checkpoint(self, *, bucket: str, table: str, region: str, through: int,
+                   tables: Mapping[str, str] | None = None) -> None:
         """Write state.json (atomically: a kill leaves the old one and the logs) and drop what it covers."""
         objects, digests = self._dump_objects(bucket, region)
-        items = [item.to_json()["Attributes"] for item in _dynamodb(region).get_table(table).all_items()]
+        dynamodb = _dynamodb(region)
+        items = [item.to_json()["Attributes"] for item in dynamodb.get_table(table).all_items()]
+        others = {key: [item.to_json()["Attributes"] for item in dynamodb.get_table(name).all_items()]
+                  for key, name in (tables or {}).items()}
         temporary = self.manifest.with_name("state.json.tmp")
-        temporary.write_text(json.dumps({"format": FORMAT, "through": through, "objects": objects, "items": items},
-                                        ensure_ascii=False, separators=(",", ":")))
+        temporary.write_text(json.dumps({"format": FORMAT, "through": through, "objects": objects, "items": items,
+                                         "tables": others}, ensure_ascii=False, separators=(",", ":")))
         os.replace(temporary, self.manifest)
         for path in self._log_files():
             if _generation(path) <= through:
@@ -185,7 +194,8 @@ class LocalState:
                 })
         return objects, digests
 
-    def _load(self, state: dict[str, Any], *, bucket: str, table: str, region: str) -> None:
+    def _load(self, state: dict[str, Any], *, bucket: str, table: str, region: str,
+              tables: Mapping[str, str]) -> None:
         if state.get("format") != FORMAT:
             raise RuntimeError(f"{self.manifest}: unknown format {state.get('format')!r}")
         s3 = _s3(region)
@@ -206,6 +216,11 @@ class LocalState:
         dynamodb = _dynamodb(region)
         for item in state["items"]:
             dynamodb.put_item(table, item)
+        # A state.json from before the staff console has no "tables"; one naming a table not kept is ignored.
+        for key, items in state.get("tables", {}).items():
+            if key in tables:
+                for item in items:
+                    dynamodb.put_item(tables[key], item)
         self.counts["objects"], self.counts["items"] = len(state["objects"]), len(state["items"])
 
 
@@ -238,7 +253,7 @@ def _replay(path: Path, moto_url: str, names: dict[str, str], data_dir: Path) ->
         old = json.loads(legacy_names.read_text()) if legacy_names.exists() else {}
     elif lines:
         old = json.loads(lines.pop(0)).get("names", {})
-    pairs = [(old[k], names[k]) for k in ("table", "bucket") if old.get(k) and old[k] != names[k]]
+    pairs = [(old[k], names[k]) for k in names if old.get(k) and old[k] != names[k]]
     target = urlsplit(moto_url)
     sent = 0
     with requests.Session() as session:
