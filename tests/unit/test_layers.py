@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "functions" / "bdpilot"
-LAYERS = ("domain", "settings", "store", "intake", "web", "ops")
+LAYERS = ("domain", "settings", "store", "intake", "web", "console", "ops")
 
 
 def modules() -> dict[str, Path]:
