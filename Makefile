@@ -61,6 +61,7 @@ bench: site
 	$(BIN)/python -m bench.local_restart
 	$(BIN)/python bench/lighthouse
 	$(BIN)/python -m bench.apply_page
+	$(BIN)/python -m bench.console_list
 
 clean:
 	rm -rf site .local artifacts

@@ -99,7 +99,7 @@ def bare_reads(store: Any) -> int:
 
 def bare_reads_ahead(store: Any, workers: int = WORKERS) -> int:
     """The same reads, fetched the way the export fetches them (read-ahead in threads)."""
-    from bdpilot.ops.admin import exporting
+    from bdpilot.console.records import exporting
 
     n = 0
     for _, _, data in exporting.prefetch(store, store.query("time"), workers):
@@ -109,7 +109,7 @@ def bare_reads_ahead(store: Any, workers: int = WORKERS) -> int:
 
 
 def run_export(store: Any, out: Path, *, as_zip: bool) -> int:
-    from bdpilot.ops.admin import exporting, selection
+    from bdpilot.console.records import exporting, selection
 
     dest = out / ("e.zip" if as_zip else "e")
     report = exporting.export(store, selection.Filters(), dest, as_zip=as_zip, attachments=False, workers=WORKERS)

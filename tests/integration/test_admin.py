@@ -18,14 +18,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import boto3
 import openpyxl
 import pytest
 import requests
 
 from bdpilot import store
+from bdpilot.console.records import cells as admin_cells
+from bdpilot.console.records import writers
 from bdpilot.domain import campaign
-from bdpilot.ops.admin import cells as admin_cells
-from bdpilot.ops.admin import command, exits, writers
+from bdpilot.ops.admin import command, exits
 from bdpilot.store import reader
 from tests.conftest import Applicant
 from tests.factories import PDF, attachments, uscc
@@ -547,7 +549,7 @@ def test_local_without_a_running_local_run(tmp_path, monkeypatch):
     code, _, err = run("--local", "list")
     assert code == exits.NO_TARGET and "bdpilot serve" in err
     (tmp_path / "endpoint.json").write_text(json.dumps({"aws_endpoint": "http://127.0.0.1:9", "table": "t",
-                                                       "bucket": "b"}))
+                                                       "bucket": "b", "audit_table": "a"}))
     code, _, err = run("list", "--local")
     assert code == exits.NO_TARGET and "无法连接本地运行" in err
 
@@ -610,3 +612,27 @@ def test_a_damaged_record(seeded, aws, tmp_path):
     assert len(rows) == len(seeded.refs) + 1
     damaged = next(r for r in rows if r[0] == ref)
     assert damaged[5] == "不一致" and damaged[4] == seeded.receipts[ref]["digest"]
+
+
+# ---------------------------------------------------------------------------------------------- the audit trail
+
+
+def test_every_admin_command_is_audited_before_it_reads(seeded):
+    """`bdpilot admin` appends who ran what to the audit table before reading; without one it reads nothing."""
+    from bdpilot.store.audit import Audit
+
+    ref = seeded.refs[0]
+    assert run("show", ref)[0] == exits.OK
+    assert run("list", "-r", "河北省")[0] == exits.OK
+    audit = Audit(boto3.client("dynamodb"), os.environ["BDPILOT_AUDIT_TABLE"])
+    events, _ = audit.recent(days=1)
+    mine = [(e["action"], e["target"], e["role"]) for e in events if e["actor"].startswith("admin:")]
+    assert ("admin.show", f"reference={ref}", "admin") in mine
+    assert ("admin.list", "recommender=河北省", "admin") in mine
+    assert all(e["actor"].startswith("admin:arn:") for e in events if e["role"] == "admin")  # the STS caller
+
+
+def test_without_an_audit_table_admin_reads_nothing(seeded, monkeypatch):
+    monkeypatch.delenv("BDPILOT_AUDIT_TABLE")
+    code, out, err = run("show", seeded.refs[0])
+    assert code == exits.NO_TARGET and "审计日志" in err and out == ""

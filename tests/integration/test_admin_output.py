@@ -17,7 +17,8 @@ from typing import Any
 import openpyxl
 import pytest
 
-from bdpilot.ops.admin import command, exits, terminal, writers
+from bdpilot.console.records import writers
+from bdpilot.ops.admin import command, exits, terminal
 from tests.conftest import Applicant
 from tests.factories import attachments, uscc
 from tests.integration.test_admin import api_calls, run  # noqa: F401  (api_calls is a fixture)

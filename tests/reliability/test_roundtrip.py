@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bdpilot import store
+from bdpilot.console.records import cells as admin_cells
 from bdpilot.domain.application import Application, form_schema
-from bdpilot.ops.admin import cells as admin_cells
 from tests.factories import application, attachments, uscc
 from tests.integration.test_admin import _check_cell, _check_csv_value, run
 

@@ -15,10 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
+from bdpilot.console.records import cells as admin_cells
+from bdpilot.console.records import selection, verification, writers
 from bdpilot.domain import campaign
 from bdpilot.domain.application import Application
-from bdpilot.ops.admin import cells as admin_cells
-from bdpilot.ops.admin import selection, verification, writers
 
 
 def _leaf_paths(model: type[BaseModel], prefix: tuple[str, ...] = ("application",)) -> list[tuple[str, ...]]:

@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None, *, out: TextIO | None = None, err: TextI
         if args.command == "export":
             args.plan = plan_export(args)  # before the target is even looked up
         target = target_from(args)
+        target.record(args)
         if args.command in CHECKING:
             return CHECKING[args.command](target, args, out, err)
         return COMMANDS[args.command](target, args, out)

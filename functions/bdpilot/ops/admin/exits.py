@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bdpilot.console.records.verification import Check
 from bdpilot.domain import wording
-from bdpilot.ops.admin.verification import Check
 
 OK = 0
 MISMATCH = 1  # a stored record or attachment does not match what was registered (altered), or the index differs

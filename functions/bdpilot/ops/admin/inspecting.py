@@ -9,10 +9,10 @@ import unicodedata
 from functools import cache
 from typing import Any, TextIO
 
+from bdpilot.console.records import cells, verification
 from bdpilot.domain import reference, wording
 from bdpilot.domain.application import form_schema
 from bdpilot.domain.formats import beijing_time
-from bdpilot.ops.admin import cells, verification
 from bdpilot.ops.admin.exits import INCOMPLETE, MISMATCH, NOT_FOUND, OK, AdminError, exit_code, verdict
 from bdpilot.ops.admin.target import Target
 from bdpilot.ops.admin.terminal import plain, size, write_raw

@@ -7,9 +7,9 @@ import csv
 import json
 from typing import Any, TextIO
 
+from bdpilot.console.records import selection
+from bdpilot.console.records.cells import csv_text, status_label
 from bdpilot.domain import campaign, wording
-from bdpilot.ops.admin import selection
-from bdpilot.ops.admin.cells import csv_text, status_label
 from bdpilot.ops.admin.exits import OK, USAGE, AdminError
 from bdpilot.ops.admin.target import Target
 from bdpilot.ops.admin.terminal import clip, json_text, plain, print_table

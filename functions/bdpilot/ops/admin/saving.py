@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from bdpilot.console.records import exporting, selection
 from bdpilot.domain import campaign, wording
-from bdpilot.ops.admin import exporting, selection
 from bdpilot.ops.admin.exits import INCOMPLETE, LOCAL_FILE, MISMATCH, OK, USAGE, AdminError
 from bdpilot.ops.admin.inspecting import index_of, normalize_reference
 from bdpilot.ops.admin.listing import filters_from

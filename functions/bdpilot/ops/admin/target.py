@@ -11,6 +11,7 @@ Storage failures arrive as the store's own exceptions; here they become words an
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 from collections.abc import Iterator
@@ -64,6 +65,17 @@ class Target:
         except StorageUnavailable as exc:
             raise self.explain(exc, what) from exc
 
+    def record(self, args: argparse.Namespace) -> None:
+        """Append what this command is about to read to the audit trail, before it reads anything: an access
+        that cannot be audited does not happen. The actor is the OS user locally, the AWS caller elsewhere."""
+        with self.aws(_w("writing_audit")):
+            actor = getpass.getuser() if self.local else self.store.caller()  # first: are there credentials?
+            audit = self.store.audit()
+            if audit is None:
+                raise AdminError(NO_TARGET, _w("no_audit", where=self.where))
+            audit.append({"actor": f"admin:{actor}", "role": "admin", "action": f"admin.{args.command}",
+                          "target": scope(args), "outcome": "started"})
+
     def each(self, items: Iterator[dict[str, Any]], what: str) -> Iterator[dict[str, Any]]:
         """Iterate a paginated read, translating failures on any page."""
         while True:
@@ -72,6 +84,14 @@ class Target:
             if item is None:
                 return
             yield item
+
+
+AUDITED_ARGUMENTS = ("reference", "direction", "recommender", "since", "until", "status")
+
+
+def scope(args: argparse.Namespace) -> str:
+    """What a command reads, as its arguments say (a reference, or the filters of a list or export)."""
+    return " ".join(f"{name}={value}" for name in AUDITED_ARGUMENTS if (value := getattr(args, name, None)))
 
 
 def target_from(args: argparse.Namespace) -> Target:
@@ -83,7 +103,9 @@ def target_from(args: argparse.Namespace) -> Target:
             url, table, bucket = found["aws_endpoint"], found["table"], found["bucket"]
         except (OSError, ValueError, KeyError) as exc:
             raise AdminError(NO_TARGET, _w("no_local", endpoint=endpoint)) from exc
-        return Target(Reader.local(url, table, bucket), _w("where_local", url=url), local=True)
+        store = Reader.local(url, table, bucket)
+        store.audit_table = found.get("audit_table")
+        return Target(store, _w("where_local", url=url), local=True)
 
     try:
         session = reader.session(args.profile, args.region)
@@ -98,4 +120,6 @@ def target_from(args: argparse.Namespace) -> Target:
     table, bucket = os.environ.get("BDPILOT_TABLE"), os.environ.get("BDPILOT_BUCKET")
     if not table or not bucket:
         raise AdminError(NO_TARGET, _w("none"))
-    return Target(Reader(table, bucket, session=session), _w("where_names", table=table, bucket=bucket))
+    store = Reader(table, bucket, session=session)
+    store.audit_table = os.environ.get("BDPILOT_AUDIT_TABLE") or None
+    return Target(store, _w("where_names", table=table, bucket=bucket))

@@ -9,8 +9,8 @@ import unicodedata
 from contextlib import suppress
 from typing import Any, TextIO
 
+from bdpilot.console.records.cells import INVISIBLE, reveal
 from bdpilot.domain import wording
-from bdpilot.ops.admin.cells import INVISIBLE, reveal
 
 _TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # In JSON output: what would act on a terminal or hide text, written as \u escapes (the same JSON value).

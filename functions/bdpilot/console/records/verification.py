@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from bdpilot.console.records.cells import Warnings
 from bdpilot.domain import campaign, reference, wording
 from bdpilot.domain.application import Application, AttachmentKind
-from bdpilot.ops.admin.cells import Warnings
 from bdpilot.store.reader import Reader
 
 ATTACHMENT_NAME = re.compile(rf"^(?:{'|'.join(re.escape(k.value) for k in AttachmentKind)})-[1-9][0-9]{{0,2}}\.pdf$")

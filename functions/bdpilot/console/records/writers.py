@@ -23,9 +23,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+from bdpilot.console.records.cells import Column, Warnings, fit_cell, xlsx_text
+from bdpilot.console.records.selection import Stats
 from bdpilot.domain import campaign, wording
-from bdpilot.ops.admin.cells import Column, Warnings, fit_cell, xlsx_text
-from bdpilot.ops.admin.selection import Stats
 
 
 def _w(key: str) -> str:

@@ -10,17 +10,25 @@ import csv
 import errno
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bdpilot.console.records import cells, verification
+from bdpilot.console.records.cells import Warnings
+from bdpilot.console.records.selection import Filters, Stats, select
+from bdpilot.console.records.verification import (
+    ATTACHMENT_NAME,
+    Check,
+    Hashing,
+    check_attachment,
+    check_extra,
+    check_record,
+)
+from bdpilot.console.records.writers import Sink, XlsxWriter
 from bdpilot.domain import campaign, wording
-from bdpilot.ops.admin import cells, verification
-from bdpilot.ops.admin.cells import Warnings
-from bdpilot.ops.admin.selection import Filters, Stats, select
-from bdpilot.ops.admin.verification import ATTACHMENT_NAME, Check, Hashing, check_attachment, check_extra, check_record
-from bdpilot.ops.admin.writers import Sink, XlsxWriter
 from bdpilot.store.reader import Reader
 
 TABLES = ("submissions.xlsx", "submissions.csv")
@@ -54,12 +62,17 @@ def fetch_stored(store: Reader, ref: str, *, attachments: bool) -> Stored:
 
 
 def export(store: Reader, filters: Filters, dest: Path, *, as_zip: bool, attachments: bool = True,
-           progress: Callable[[int], None] | None = None, page_size: int = 200, workers: int = 8) -> Report:
+           progress: Callable[[int], None] | None = None, page_size: int = 200, workers: int = 8,
+           items: Iterable[dict[str, Any]] | None = None, records: bool = True,
+           tables: tuple[str, ...] = TABLES, scope: str | None = None) -> Report:
     """Write every selected submission to `dest` (a folder, or a ZIP when `as_zip`), streaming, and check each.
 
     Records are fetched `workers` at a time ahead of the writer (S3 latency overlaps the writing); at most
     2 × workers records are held at once, so memory stays flat. `dest` is replaced whole when it exists (the
-    caller decides whether it may be: `check_destination`)."""
+    caller decides whether it may be: `check_destination`).
+
+    The console passes `items` (index items it selected by its own key), `records=False` (the tables only),
+    one of TABLES and `scope` (what the summary says was exported, instead of the filters)."""
     cols = cells.columns()
     warnings, totals = Warnings(), Stats()
     sink = Sink(dest, as_zip=as_zip)
@@ -70,12 +83,17 @@ def export(store: Reader, filters: Filters, dest: Path, *, as_zip: bool, attachm
     def fetch(ref: str) -> Stored:
         return fetch_stored(store, ref, attachments=attachments)
 
+    selected = items if items is not None else select(store, filters, page_size=page_size)
     try:
-        xlsx = XlsxWriter(sink.tables / "submissions.xlsx", cols, directions)
-        with (sink.tables / "submissions.csv").open("w", encoding="utf-8-sig", newline="") as csv_file:
-            out = csv.writer(csv_file)
-            out.writerow([c.header for c in cols])
-            for item, ref, stored in prefetch(store, select(store, filters, page_size=page_size), workers, fetch):
+        if "submissions.xlsx" in tables:
+            xlsx = XlsxWriter(sink.tables / "submissions.xlsx", cols, directions)
+        with ExitStack() as files_open:
+            out = None
+            if "submissions.csv" in tables:
+                out = csv.writer(files_open.enter_context(
+                    (sink.tables / "submissions.csv").open("w", encoding="utf-8-sig", newline="")))
+                out.writerow([c.header for c in cols])
+            for item, ref, stored in prefetch(store, selected, workers, fetch):
                 if ref is None:
                     warnings.add(wording.text("admin.export.bad_reference", reference=wording.text("common.reference"),
                                               found=repr(item.get("reference"))))
@@ -90,7 +108,7 @@ def export(store: Reader, filters: Filters, dest: Path, *, as_zip: bool, attachm
                                  altered=True)
                     continue
                 totals.add({**item, **view} if view is not None else item)
-                if stored.data is not None:
+                if stored.data is not None and records:
                     sink.write(f"{ref}/record.json", stored.data)
                 if attachments:
                     files += _attachments(store, sink, ref, check, f"{ref}/")
@@ -104,18 +122,21 @@ def export(store: Reader, filters: Filters, dest: Path, *, as_zip: bool, attachm
                 # Each text is made readable once, for both tables; the CSV then also neutralises formulas.
                 values = [cells.xlsx_text(v) if isinstance(v, str) else v
                           for v in (cells.typed(c, c.value(row)) for c in cols)]
-                out.writerow([cells.no_formula(v) if isinstance(v, str) else cells.csv_cell(v) for v in values])
+                if out is not None:
+                    out.writerow([cells.no_formula(v) if isinstance(v, str) else cells.csv_cell(v) for v in values])
                 direction = cells.record_direction(record)
-                xlsx.add(direction if direction is not None else _int(item.get("direction")), values, ref, warnings,
-                         shown=True)
+                if xlsx is not None:
+                    xlsx.add(direction if direction is not None else _int(item.get("direction")), values, ref,
+                             warnings, shown=True)
                 done += 1
                 if progress:
                     progress(done)
         w = wording.section("admin.summary")
-        xlsx.close(totals, [(w["exported_at"], datetime.now(campaign.TZ).isoformat(timespec="seconds")),
-                            (w["filters"], filters.describe()), (w["submissions"], str(done)),
-                            (w["attachments"], w["attachments_checked"] if attachments else w["attachments_none"])],
-                   warnings)
+        if xlsx is not None:
+            xlsx.close(totals, [(w["exported_at"], datetime.now(campaign.TZ).isoformat(timespec="seconds")),
+                                (w["filters"], scope or filters.describe()), (w["submissions"], str(done)),
+                                (w["attachments"],
+                                 w["attachments_checked"] if attachments else w["attachments_none"])], warnings)
     except BaseException:
         if xlsx is not None:
             xlsx.discard()

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from bdpilot.console.records.cells import status_label
 from bdpilot.domain import campaign, rules, wording
-from bdpilot.ops.admin.cells import status_label
 from bdpilot.store.reader import Reader
 
 
