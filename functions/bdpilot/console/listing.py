@@ -2,11 +2,12 @@
 
 A unit account lists its own partition of the units table (a key condition on its unit). MIIT chooses a unit
 (the same query) or sees all (the submissions index by time, through the reader). The unit's count against its
-quota heads the page.
+quota heads the first page (of the list or of a search); later pages do not repeat it.
 
 A page costs the one Query it shows (bench/console_list.py holds it to ≤ 1.5× the bare Query): the quota line
-never counts the whole partition. On a first page the page itself tells (no next page: it holds them all; a next
-page: more than a page, which is more than any quota); elsewhere one COUNT of at most quota + 1 items does. MIIT's
+never counts the whole partition. On the list's first page the page itself tells (no next page: it holds them
+all; a next page: more than a page, which is more than any quota); on a search's, one COUNT of at most quota + 1
+items does; a later page shows no count and costs exactly its Query. MIIT's
 unit chooser lists names only (counting ~140 partitions on every load would cost more than the page).
 """
 
@@ -129,8 +130,9 @@ def applicants(ctx: Context) -> Answer:
             items, following = ctx.services.units.search(unit, q, cursor, PAGE_SIZE)
         else:
             items, following = ctx.services.units.list(unit, cursor, PAGE_SIZE)
-        first = not q and not cursor
-        parts.append(_quota(ctx, unit, (len(items), following is not None) if first else None))
+        if not cursor:  # the quota heads the list; a later page is the bare Query it shows
+            whole = (len(items), following is not None) if not q else None
+            parts.append(_quota(ctx, unit, whole))
     elif q:
         items, following = _search_all(ctx, q), None
     else:
