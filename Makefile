@@ -62,6 +62,7 @@ bench: site
 	$(BIN)/python bench/lighthouse
 	$(BIN)/python -m bench.apply_page
 	$(BIN)/python -m bench.console_list
+	$(BIN)/python -m bench.console_lighthouse
 
 clean:
 	rm -rf site .local artifacts
