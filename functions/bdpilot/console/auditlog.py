@@ -72,7 +72,7 @@ def audit_log(ctx: Context) -> Answer:
     parts = [f'<p><a href="/staff/">{escape(t("detail.back"))}</a></p>',
              f'<nav aria-label="{escape(t("audit.title"))}"><ul>{choices}</ul></nav>',
              f'<p><a href="/staff/audit?{escape(urlencode({"days": days, "format": "csv"}))}">'
-             f'{escape(t("audit.export"))}</a></p>']
+             f'{escape(t("export.csv"))}</a></p>']
     if events:
         head = "".join(f'<th scope="col">{escape(t(f"audit.{c}"))}</th>' for c in COLUMNS)
         rows = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells(e)) + "</tr>" for e in events)
@@ -81,6 +81,5 @@ def audit_log(ctx: Context) -> Answer:
     else:
         parts.append(f'<p>{escape(t("audit.empty"))}</p>')
     parts.append(views.pager(f"/staff/audit?days={days}" if cursor else None,
-                             f"/staff/audit?{urlencode({'days': days, 'cursor': following})}" if following else None,
-                             t("audit.first"), t("audit.next")))
+                             f"/staff/audit?{urlencode({'days': days, 'cursor': following})}" if following else None))
     return views.page(ctx, t("audit.title"), "".join(parts))

@@ -110,7 +110,7 @@ def _link(params: dict[str, str]) -> str:
 
 def _exports(unit: str | None, miit: bool) -> str:
     scope = {"unit": unit} if miit and unit else {}
-    labels = {"csv": t("list.export_csv"), "xlsx": t("list.export_xlsx")}
+    labels = {"csv": t("export.csv"), "xlsx": t("export.xlsx")}
     links = "".join(f'<li><a href="/staff/export?{escape(urlencode({**scope, "format": fmt}))}">'
                     f'{escape(label)}</a></li>' for fmt, label in labels.items())
     return f'<h2>{escape(t("list.export_title"))}</h2><ul>{links}</ul>'
@@ -145,7 +145,7 @@ def applicants(ctx: Context) -> Answer:
     parts.append(_table([row(i) for i in items], with_unit=unit is None))
     here = {"unit": (unit or "") if miit else "", "q": q}
     parts.append(views.pager(_link(here) if cursor else None, _link({**here, "cursor": following}) if following
-                             else None, t("list.first"), t("list.next")))
+                             else None))
     parts.append(_exports(unit, miit))
     if miit:
         parts.append(f'<p><a href="/staff/audit">{escape(t("audit.title"))}</a></p>')

@@ -115,8 +115,9 @@ def redirect(location: str) -> Answer:
     return Answer(303, "", headers={"Location": location})
 
 
-def pager(first: str | None, following: str | None, first_label: str, next_label: str) -> str:
+def pager(first: str | None, following: str | None) -> str:
     """Links back to the first page (when not on it) and on to the next (when there is one), or nothing."""
+    first_label, next_label = wording.text("staff.pager.first"), wording.text("staff.pager.next")
     links = []
     if first:
         links.append(f'<a href="{escape(first)}">{escape(first_label)}</a>')
