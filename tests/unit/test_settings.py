@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bdpilot import settings
+from bdpilot.domain import campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,3 +95,74 @@ def test_settings_are_built_checked_and_cannot_change() -> None:
         built.deadline = built.deadline  # type: ignore[misc]
     with pytest.raises(settings.SettingsError, match="BDPILOT_DEADLINE"):
         settings.Settings.from_env({**secret, "BDPILOT_DEADLINE": "2020-11-31"})
+
+
+SECRET = {"BDPILOT_SECRET": "unit-secret-0123456789"}
+
+
+def test_review_and_mail_settings_have_local_defaults_and_aws_ones() -> None:
+    local = settings.Settings.from_env(SECRET)
+    assert local.unit_deadline == campaign.RECOMMENDATION_DEADLINE > local.deadline
+    assert local.show_results is campaign.SHOW_RESULTS is False
+    assert (local.site_url, local.mail, local.smtp_url) == ("http://127.0.0.1:8000", "outbox", "")
+    assert "@" in local.mail_from and local.outbox_dir.name == "bdpilot-outbox"
+    aws = settings.Settings.from_env({**SECRET, "BDPILOT_STAGE": "prod", "BDPILOT_SITE_URL": "https://a.example.cn",
+                                      "BDPILOT_OUTBOX_DIR": "/tmp/x", "BDPILOT_SHOW_RESULTS": "1"})
+    assert (aws.mail, aws.site_url, aws.show_results, str(aws.outbox_dir)) == ("ses", "https://a.example.cn", True,
+                                                                                "/tmp/x")
+
+
+def test_a_new_round_keeps_the_units_window_unless_told_otherwise() -> None:
+    moved = settings.Settings.from_env({**SECRET, "BDPILOT_DEADLINE": "2020-11-30T17:00"})
+    assert moved.unit_deadline - moved.deadline == campaign.RECOMMENDATION_DEADLINE - campaign.DEADLINE
+    told = settings.Settings.from_env({**SECRET, "BDPILOT_DEADLINE": "2020-11-30T17:00",
+                                       "BDPILOT_UNIT_DEADLINE": "2020-11-30T17:00"})
+    assert told.unit_deadline == told.deadline  # equal is allowed: no review window, but nothing contradictory
+    utc = settings.Settings.from_env({**SECRET, "BDPILOT_UNIT_DEADLINE": "2019-12-10T09:00+00:00"})
+    assert utc.unit_deadline.utcoffset() is not None and utc.unit_deadline.hour == 9
+
+
+@pytest.mark.parametrize(("env", "pattern"), [
+    ({"BDPILOT_UNIT_DEADLINE": "soon"}, r"BDPILOT_UNIT_DEADLINE.*ISO 8601"),
+    ({"BDPILOT_DEADLINE": "2020-11-30T17:00", "BDPILOT_UNIT_DEADLINE": "2020-11-30T16:59"},
+     r"BDPILOT_UNIT_DEADLINE.*before.*BDPILOT_DEADLINE"),
+    ({"BDPILOT_UNIT_DEADLINE": "2019-11-21T23:59"}, r"BDPILOT_UNIT_DEADLINE.*before"),
+    ({"BDPILOT_SHOW_RESULTS": "yes"}, r"BDPILOT_SHOW_RESULTS.*1 or 0"),
+    ({"BDPILOT_SHOW_RESULTS": "true"}, "BDPILOT_SHOW_RESULTS"),
+    ({"BDPILOT_MAIL": "sendmail"}, r"BDPILOT_MAIL .*ses, smtp, outbox, off"),
+    ({"BDPILOT_MAIL": "SES"}, "BDPILOT_MAIL"),
+    ({"BDPILOT_MAIL": "smtp"}, r"BDPILOT_MAIL is smtp but BDPILOT_SMTP_URL"),
+    ({"BDPILOT_SMTP_URL": "http://relay.example.cn"}, "BDPILOT_SMTP_URL"),
+    ({"BDPILOT_SMTP_URL": "smtp://user:pw@relay.example.cn:587"}, r"BDPILOT_SMTP_URL.*SMTP_SECRET_PARAMETER"),
+    ({"BDPILOT_SMTP_URL": "smtp://relay.example.cn:port"}, "BDPILOT_SMTP_URL"),
+    ({"BDPILOT_SMTP_URL": "smtps://"}, "BDPILOT_SMTP_URL"),
+    ({"BDPILOT_SITE_URL": "https://a.example.cn/"}, r"BDPILOT_SITE_URL.*trailing slash"),
+    ({"BDPILOT_SITE_URL": "https://a.example.cn/apply"}, "BDPILOT_SITE_URL"),
+    ({"BDPILOT_SITE_URL": "ftp://a.example.cn"}, "BDPILOT_SITE_URL"),
+    ({"BDPILOT_SITE_URL": "a.example.cn"}, "BDPILOT_SITE_URL"),
+    ({"BDPILOT_SITE_URL": "https://a.example.cn?x=1"}, "BDPILOT_SITE_URL"),
+    ({"BDPILOT_MAIL_FROM": "nobody"}, "BDPILOT_MAIL_FROM"),
+    ({"BDPILOT_MAIL_FROM": "a b@example.cn"}, "BDPILOT_MAIL_FROM"),
+])
+def test_unusable_review_and_mail_settings_name_the_variable(env: dict[str, str], pattern: str) -> None:
+    with pytest.raises(settings.SettingsError, match=pattern):
+        settings.Settings.from_env({**SECRET, **env})
+
+
+def test_smtp_relay_settings_are_kept_as_given() -> None:
+    relay = settings.Settings.from_env({**SECRET, "BDPILOT_MAIL": "smtp", "BDPILOT_SMTP_URL": "smtps://relay.cn:465",
+                                        "BDPILOT_SMTP_SECRET_PARAMETER": "/bdpilot/prod/smtp",
+                                        "BDPILOT_MAIL_FROM": "申报系统 <noreply@example.cn>"})
+    assert (relay.mail, relay.smtp_url, relay.smtp_secret_parameter) == ("smtp", "smtps://relay.cn:465",
+                                                                         "/bdpilot/prod/smtp")
+    assert relay.mail_from == "申报系统 <noreply@example.cn>"
+    assert settings.Settings.from_env({**SECRET, "BDPILOT_MAIL": "off"}).mail == "off"
+
+
+def test_every_new_variable_is_part_of_the_cache_key(env, monkeypatch) -> None:
+    first = settings.load()
+    monkeypatch.setenv("BDPILOT_SITE_URL", "https://b.example.cn")
+    monkeypatch.setenv("BDPILOT_OUTBOX_DIR", "/tmp/other-outbox")
+    second = settings.load()
+    assert second is not first and second.site_url == "https://b.example.cn"
+    assert str(second.outbox_dir) == "/tmp/other-outbox"

@@ -39,6 +39,11 @@ NOTICE = Notice(
 
 # "申报主体需在11月22日前……完成注册和申报信息填写": the window closes at the start of 22 November.
 DEADLINE = datetime(2019, 11, 22, 0, 0, tzinfo=TZ)
+# The notice gives 推荐单位 no deadline of their own for sending in their recommendations: this is our data, two
+# weeks after the applicants' window closes (the portal's staff can move it with BDPILOT_UNIT_DEADLINE).
+RECOMMENDATION_DEADLINE = datetime(2019, 12, 6, 17, 0, tzinfo=TZ)
+# Whether applicants see 拟推荐/不予推荐 on their receipt page; otherwise a reviewed submission shows "审核中".
+SHOW_RESULTS = False
 PILOT_YEARS = 2
 PROJECTS_PER_APPLICANT = 1
 DIRECTIONS_PER_PROJECT = 1
