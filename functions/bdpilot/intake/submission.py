@@ -15,8 +15,6 @@ that is valid in every other respect, uploads included.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from pydantic import ValidationError
 from bdpilot import settings
 from bdpilot.domain import bounds, campaign, errors, reference, rules, wording
 from bdpilot.domain.application import ATTACHMENT_KINDS, Application
+from bdpilot.domain.digests import canonical, digest
 from bdpilot.domain.errors import FieldError, field_errors
 from bdpilot.intake.gate import check_token, require_open
 from bdpilot.intake.refusals import AlreadyUsed, Invalid, Unreadable, invalid
@@ -57,15 +56,6 @@ class Accepted:
     body: dict[str, Any]  # {reference, digest, received_at, record}: what the 201 answer and its replays carry
     reference: str
     outcome: str  # "stored" | "replayed" | "honeypot"
-
-
-def canonical(value: Any) -> bytes:
-    """The bytes a record is stored as, and hashed from: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-
-
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def check_idempotency_key(key: str | None) -> str:

@@ -24,12 +24,14 @@ from bdpilot.store.errors import mapped, written
 from bdpilot.store.layout import UNITS_BY_TIME, count_all, marshal, unmarshal
 
 PAGE = 50
+STATE_ITEM = "#UNIT"  # the unit's review state (store/review), beside its submissions: never one of them
 MAX_PAGE = 200
 SEARCH_PAGE = 250
 SEARCH_PAGES = 2
 # The units table's keys, and the LSI's: a cursor holds exactly these.
 _CURSOR_KEYS = frozenset({"unit", "reference", "received_at"})
 Items = list[dict[str, Any]]  # named here: inside UnitIndex, `list` is the method
+Keys = list[tuple[str, str]]
 
 
 class UnitIndex:
@@ -47,6 +49,8 @@ class UnitIndex:
 
     def get(self, unit: str, reference: str) -> dict[str, Any] | None:
         """The unit's item for a reference; None for an unknown reference and for another unit's alike."""
+        if reference == STATE_ITEM:
+            return None
         with mapped():
             got = self.dynamodb.get_item(TableName=self.table,
                                          Key={"unit": {"S": unit}, "reference": {"S": reference}})
@@ -59,12 +63,32 @@ class UnitIndex:
                                                       ConditionExpression="attribute_not_exists(#r)",
                                                       ExpressionAttributeNames={"#r": "reference"}))
 
+    def statuses(self, keys: Keys) -> dict[str, str]:
+        """The review status of each (unit, reference), by reference: one BatchGetItem of the status alone per 100
+        keys (MIIT's list across units shows a page of the submissions index, whose own status never changes)."""
+        found: dict[str, str] = {}
+        wanted: Keys = [*dict.fromkeys(keys)]
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {self.table: {
+                "Keys": [{"unit": {"S": u}, "reference": {"S": r}} for u, r in wanted[start:start + 100]],
+                "ProjectionExpression": "#r, #s", "ExpressionAttributeNames": {"#r": "reference", "#s": "status"}}}
+            while request:
+                with mapped():
+                    page = self.dynamodb.batch_get_item(RequestItems=request)
+                for raw in page.get("Responses", {}).get(self.table, []):
+                    item = unmarshal(raw)
+                    found[str(item["reference"])] = str(item.get("status") or "")
+                request = page.get("UnprocessedKeys") or {}
+        return found
+
     def count(self, unit: str, upto: int | None = None) -> int:
         """How many submissions name this unit (Select=COUNT, page by page: 1 MB of items per page); with `upto`,
         at most that many (one Query of Limit `upto`, so a large unit costs no more than a small one)."""
-        kwargs: dict[str, Any] = {"TableName": self.table, "Select": "COUNT", "KeyConditionExpression": "#u = :u",
-                                  "ExpressionAttributeNames": {"#u": "unit"},
-                                  "ExpressionAttributeValues": {":u": {"S": unit}}}
+        # Submissions only: the unit's state item (reference "#UNIT", store/review) sorts before every one.
+        kwargs: dict[str, Any] = {"TableName": self.table, "Select": "COUNT",
+                                  "KeyConditionExpression": "#u = :u AND #r > :state",
+                                  "ExpressionAttributeNames": {"#u": "unit", "#r": "reference"},
+                                  "ExpressionAttributeValues": {":u": {"S": unit}, ":state": {"S": STATE_ITEM}}}
         if upto is not None:
             kwargs["Limit"] = max(1, upto)
             with mapped():
