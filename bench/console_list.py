@@ -29,8 +29,9 @@ from urllib.parse import urlencode
 import boto3
 from moto import mock_aws
 
+from bench.reads import counting
+
 UNIT = "河北省"
-Reads = dict[str, int]
 
 
 def seed(dynamodb: Any, table: str, units: list[str], count: int, offset: int) -> None:
@@ -50,21 +51,6 @@ def seed(dynamodb: Any, table: str, units: list[str], count: int, offset: int) -
             batch = []
     if batch:
         dynamodb.batch_write_item(RequestItems={table: batch})
-
-
-def counting(client: Any) -> Reads:
-    """Count the items each DynamoDB call of `client` reads (what DynamoDB bills a read for)."""
-    reads: Reads = {"items": 0, "calls": 0}
-
-    def after(parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        reads["calls"] += 1
-        if model.name in ("Query", "Scan"):
-            reads["items"] += int(parsed.get("ScannedCount", parsed.get("Count", 0)))
-        elif model.name == "GetItem" and "Item" in parsed:
-            reads["items"] += 1
-
-    client.meta.events.register("after-call.dynamodb", after)
-    return reads
 
 
 def signed_in(now: Any) -> str:

@@ -26,9 +26,11 @@ import requests
 from bdpilot import store
 from bdpilot.console.records import cells as admin_cells
 from bdpilot.console.records import writers
-from bdpilot.domain import campaign
+from bdpilot.domain import campaign, review
+from bdpilot.domain.review import Decision
 from bdpilot.ops.admin import command, exits
 from bdpilot.store import reader
+from bdpilot.store.review import Reviews
 from tests.conftest import Applicant
 from tests.factories import PDF, attachments, uscc
 from tests.live import submit_over_http
@@ -176,7 +178,7 @@ def test_list_pages_through_the_index(seeded, monkeypatch):
 # ---------------------------------------------------------------------------------------------- stats
 
 
-def test_stats_against_quotas(seeded):
+def test_stats_against_quotas(seeded, aws):
     code, out, _ = run("stats", "--format", "json")
     assert code == 0
     report = json.loads(out)
@@ -184,7 +186,7 @@ def test_stats_against_quotas(seeded):
     assert {d["direction"]: d["count"] for d in report["directions"]} == {1: 2, 2: 0, 3: 2, 4: 1, 5: 0, 6: 3, 7: 1}
     by_name = {r["recommender"]: r for r in report["recommenders"]}
     assert by_name["河北省"] | {} == {"recommender": "河北省", "kind": "province", "count": 3, "quota": 10,
-                                    "over": False}
+                                    "over": False, "proposed": 0, "submitted": False}
     assert (by_name["深圳市"]["quota"], by_name["深圳市"]["count"]) == (5, 1)
     assert by_name[OTHER_UNIT] == {"recommender": OTHER_UNIT, "kind": "other", "count": 4, "quota": 3, "over": True}
     assert set(by_name) == {"河北省", "北京市", "深圳市", OTHER_UNIT}
@@ -195,7 +197,27 @@ def test_stats_against_quotas(seeded):
     assert line.split() == [OTHER_UNIT, "4", "3", "超出限额"]
     assert "1个推荐单位超出限额" in out
     hebei = next(x for x in out.splitlines() if x.startswith("河北省"))
-    assert hebei.split() == ["河北省", "3", "10"]
+    assert hebei.split() == ["河北省", "3", "0", "10"]  # received, 拟推荐, quota
+    assert "0个推荐单位已提交推荐，3个尚未提交" in out
+
+    # 拟推荐 and 提交推荐 beside the received count, from the units table's #UNIT items.
+    reviews = Reviews(aws.dynamodb, os.environ["BDPILOT_UNITS_TABLE"])
+    hebei_refs = seeded.where(recommender="河北省")
+    for rank, ref in enumerate(hebei_refs[:2], 1):
+        reviews.decide("河北省", ref, 0, Decision("proposed", opinion="推荐", rank=rank), "li@example.cn",
+                       datetime(2019, 11, 25, tzinfo=campaign.TZ), 10)
+    items = reviews.proposed("河北省")
+    summary = review.summary("河北省", items, {})
+    reviews.submit("河北省", review.summary_json(summary), review.summary_digest(summary), items, "li@example.cn",
+                   datetime(2019, 11, 26, tzinfo=campaign.TZ))
+    code, out, _ = run("stats")
+    hebei = next(x for x in out.splitlines() if x.startswith("河北省"))
+    assert hebei.split() == ["河北省", "3", "2", "10", "已提交"]
+    assert "1个推荐单位已提交推荐，2个尚未提交" in out
+    code, out, _ = run("stats", "--format", "json")
+    by_name = {r["recommender"]: r for r in json.loads(out)["recommenders"]}
+    assert (by_name["河北省"]["proposed"], by_name["河北省"]["submitted"]) == (2, True)
+    assert "proposed" not in by_name[OTHER_UNIT]  # a name typed by applicants is no unit's list
 
     code, out, _ = run("stats", "--all", "--format", "json")
     names = {r["recommender"] for r in json.loads(out)["recommenders"]}

@@ -3,6 +3,7 @@ a free-text name is cleaned and may not pose as a listed unit, so every unit is 
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections import Counter
 from types import SimpleNamespace
@@ -153,7 +154,10 @@ def test_the_report_counts_one_enterprise_once_and_shows_unlisted_units_apart():
 
 def test_admin_stats_prints_unlisted_units_in_a_table_of_their_own():
     items = [{"direction": "3", "recommender": CETC}] * 4 + [{"direction": "6", "recommender": "中国示例数据协会"}] * 2
-    target = SimpleNamespace(store=None, each=lambda _query, _what: iter(items))
+    # No unit has reviewed anything: the units table answers every unit's state item as absent.
+    units = SimpleNamespace(batch_get_item=lambda **kw: {"Responses": {}, "UnprocessedKeys": {}})
+    target = SimpleNamespace(store=SimpleNamespace(dynamodb=units, units_table="units"),
+                             each=lambda _query, _what: iter(items), aws=lambda _what: contextlib.nullcontext())
     args = command.build_parser().parse_args(["stats"])
     out = io.StringIO()
     assert listing.cmd_stats(target, args, out) == exits.OK  # type: ignore[arg-type]
@@ -161,4 +165,5 @@ def test_admin_stats_prints_unlisted_units_in_a_table_of_their_own():
     listed, _, apart = text.partition(f"{campaign.UNLISTED_RECOMMENDER}（列表以外，按申报时填写的名称统计，未经核实）")
     assert CETC in listed and "中国示例数据协会" not in listed
     assert "中国示例数据协会" in apart and CETC not in apart
-    assert "1个推荐单位超出限额" in apart
+    # A listed unit receiving more than its quota is normal (it recommends at most the quota): never "超出限额".
+    assert "超出限额" not in listed and "没有推荐单位超出限额" in apart

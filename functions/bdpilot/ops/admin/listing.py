@@ -13,6 +13,7 @@ from bdpilot.domain import campaign, wording
 from bdpilot.ops.admin.exits import OK, USAGE, AdminError
 from bdpilot.ops.admin.target import Target
 from bdpilot.ops.admin.terminal import clip, json_text, plain, print_table
+from bdpilot.store.review import Reviews, UnitState
 
 
 def _w(key: str, /, **params: Any) -> str:
@@ -76,34 +77,55 @@ def cmd_list(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     return OK
 
 
+def _states(target: Target, uses: list[Any]) -> dict[str, UnitState]:
+    """Each listed unit's review state (拟推荐 counter, submitted): one BatchGetItem per 100 units. A name typed
+    by an applicant is no unit's list: it has none."""
+    with target.aws(_w("reading.index")):
+        return Reviews(target.store.dynamodb, target.store.units_table).states(
+            [u.recommender for u in uses if u.listed])
+
+
 def cmd_stats(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     filters = filters_from(args)
     totals = selection.Stats()
     for item in target.each(selection.select(target.store, filters), _w("reading.index")):
         totals.add(item)
+    uses = totals.quota_rows(every_listed=args.all)
+    states = _states(target, uses)
     if args.format == "json":
         print(json_text(json.dumps({
             "total": totals.total,
             "directions": [{"direction": d.number, "label": d.label, "count": totals.directions.get(d.number, 0)}
                            for d in campaign.DIRECTIONS],
             "recommenders": [{"recommender": u.recommender, "kind": u.kind.value, "count": u.count,
-                              "quota": u.quota, "over": u.over} for u in totals.quota_rows(every_listed=args.all)],
+                              "quota": u.quota, "over": u.over}
+                             | ({"proposed": states[u.recommender].proposed,
+                                 "submitted": states[u.recommender].submitted} if u.listed else {})
+                             for u in uses],
         }, ensure_ascii=False, indent=2), out), file=out)
         return OK
     table = wording.section("admin.table")
+    words = wording.section("review.admin")
     print(_w("stats.header", filters=filters.describe(), total=totals.total), file=out)
     print_table([table["direction"], table["count"]], [[label, str(n)] for label, n in totals.direction_rows()],
                 out)
     print(file=out)
-    uses = totals.quota_rows(every_listed=args.all)
-    # Units named in free text are nobody's verified unit: their own table, after the listed ones.
-    for listed in (True, False):
-        rows = [[clip(u.recommender, 30), str(u.count), str(u.quota), table["over_yes"] if u.over else ""]
-                for u in uses if u.listed is listed]
-        if rows and not listed:
-            print(_w("stats.unlisted", unlisted=campaign.UNLISTED_RECOMMENDER), file=out)
-        if rows:
-            print_table([table["recommender"], table["count"], table["quota"], table["over"]], rows, out)
-    over = [u for u in uses if u.over]
+    # The listed units with 拟推荐 against the quota beside what they received; units named in free text are
+    # nobody's verified unit (and have no list): their own table, after the listed ones.
+    # A listed unit may receive more than its quota: what it may not exceed is 拟推荐, which the review's own
+    # transaction bounds. So no "over" column here: receiving many is normal, never a fault to report.
+    listed = [[clip(u.recommender, 30), str(u.count), str(states[u.recommender].proposed), str(u.quota),
+               words["submitted_yes"] if states[u.recommender].submitted else ""] for u in uses if u.listed]
+    if listed:
+        print_table([table["recommender"], table["count"], words["proposed"], table["quota"], words["submitted"]],
+                    listed, out)
+    unlisted = [[clip(u.recommender, 30), str(u.count), str(u.quota), table["over_yes"] if u.over else ""]
+                for u in uses if not u.listed]
+    if unlisted:
+        print(_w("stats.unlisted", unlisted=campaign.UNLISTED_RECOMMENDER), file=out)
+        print_table([table["recommender"], table["count"], table["quota"], table["over"]], unlisted, out)
+    over = [u for u in uses if u.over and not u.listed]
     print(_w("stats.over", n=len(over)) if over else _w("stats.none_over"), file=out)
+    submitted = sum(states[u.recommender].submitted for u in uses if u.listed)
+    print(wording.text("review.admin.summary", submitted=submitted, open=len(listed) - submitted), file=out)
     return OK

@@ -105,6 +105,7 @@ def target_from(args: argparse.Namespace) -> Target:
             raise AdminError(NO_TARGET, _w("no_local", endpoint=endpoint)) from exc
         store = Reader.local(url, table, bucket)
         store.audit_table = found.get("audit_table")
+        store.units_table = found.get("units_table") or store.units_table
         return Target(store, _w("where_local", url=url), local=True)
 
     try:
