@@ -62,12 +62,14 @@ class Aws:
 
 
 @pytest.fixture
-def aws_env(monkeypatch) -> None:
+def aws_env(monkeypatch, tmp_path_factory) -> None:
+    # Mail goes to a test's own outbox, never a folder shared with other runs.
+    monkeypatch.setenv("BDPILOT_OUTBOX_DIR", str(tmp_path_factory.mktemp("outbox")))
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
                        "BDPILOT_SECRET": SECRET, "BDPILOT_MIN_FILL_SECONDS": "10"}.items():
         monkeypatch.setenv(key, value)
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "BDPILOT_DEADLINE"):
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "BDPILOT_DEADLINE", "BDPILOT_UNIT_DEADLINE", "BDPILOT_MAIL"):
         monkeypatch.delenv(key, raising=False)
 
 

@@ -39,15 +39,18 @@
   }
   window.bdpilot = { beijingTime: beijingTime, campaign: campaign };
 
-  var marks = document.querySelectorAll("time[data-deadline], time[data-last-day]");
+  var marks = document.querySelectorAll("time[data-deadline], time[data-last-day], time[data-unit-deadline]");
   if (!marks.length || !window.fetch) return;
   campaign().then(function (c) {
     var deadline = c && c.window && c.window.deadline;
+    var units = c && c.window && c.window.unit_deadline;
     if (!deadline || isNaN(Date.parse(deadline))) return;
     Array.prototype.forEach.call(marks, function (t) {
-      if (t.hasAttribute("data-deadline")) {
-        t.setAttribute("datetime", deadline);
-        t.textContent = beijingTime(deadline, true);
+      var at = t.hasAttribute("data-unit-deadline") ? units : deadline;
+      if (!at || isNaN(Date.parse(at))) return;
+      if (!t.hasAttribute("data-last-day")) {
+        t.setAttribute("datetime", at);
+        t.textContent = beijingTime(at, true);
       } else {
         var day = lastDay(deadline);
         t.setAttribute("datetime", day.iso);

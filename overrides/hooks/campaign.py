@@ -57,9 +57,10 @@ def last_full_day(dt: datetime) -> date:
 # The pages are built once, with the notice's deadline; the function's window follows BDPILOT_DEADLINE (a new
 # round, the local run). Every statement of the deadline is therefore a marked <time>: docs/assets/site.js
 # replaces it with /api/campaign's effective deadline, formatted the same way; without JavaScript this stays.
-def deadline_html(dt: datetime) -> str:
-    """'2019年11月22日 00:00（北京时间）' (formats.beijing_time, as site.js says it) in a <time data-deadline>."""
-    return f'<time data-deadline datetime="{dt.isoformat()}">{beijing_time(dt, seconds=False)}</time>'
+def deadline_html(dt: datetime, mark: str = "data-deadline") -> str:
+    """'2019年11月22日 00:00（北京时间）' (formats.beijing_time, as site.js says it) in a <time data-deadline> (or
+    data-unit-deadline: the 推荐单位's, which follows the applicants' when only theirs is overridden)."""
+    return f'<time {mark} datetime="{dt.isoformat()}">{beijing_time(dt, seconds=False)}</time>'
 
 
 def last_day_html(dt: datetime) -> str:
@@ -216,6 +217,7 @@ SHORTCODES: dict[str, Render] = {
     # dates and rules
     "deadline": lambda a, p: deadline_html(c.DEADLINE),
     "last-day": lambda a, p: last_day_html(c.DEADLINE),
+    "unit-deadline": lambda a, p: deadline_html(c.RECOMMENDATION_DEADLINE, "data-unit-deadline"),
     "pilot-years": lambda a, p: str(c.PILOT_YEARS),
     "projects-per-applicant": lambda a, p: str(c.PROJECTS_PER_APPLICANT),
     "directions-per-project": lambda a, p: str(c.DIRECTIONS_PER_PROJECT),

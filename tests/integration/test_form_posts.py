@@ -11,8 +11,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bdpilot.ops.local import invoke, rest_event
-from bdpilot.web import formdata
+from bdpilot.domain import wording
+from bdpilot.ops.local import LambdaContext, invoke, rest_event
+from bdpilot.web import formdata, pages, receipt
 from bdpilot.web.schemawalk import flatten
 from tests.conftest import call
 from tests.factories import application, attachments
@@ -144,26 +145,37 @@ def test_upload_step_without_javascript(applicant, aws):
     assert re.search(r'name="success_action_redirect" value="http://apply.example/api/apply/uploads\?', page.body) \
         or re.search(r'name="success_action_redirect" value="https://apply.example/api/apply/uploads\?', page.body)
     assert "form-action 'self' " in page.headers["Content-Security-Policy"]
-    # Storage redirected back after a good PDF, uploaded with this page's token.
-    upload_id = applicant.upload()
+    # Storage redirected back after a good PDF, uploaded with this page's token into its first licence slot.
+    upload_id, key = stored_by_s3(applicant, aws, "license", "执照.pdf")
 
     def get(path: str, query: str):
         result = invoke(rest_event("GET", path, headers={"Host": "apply.example"}, query=query))
         return result["statusCode"], result["body"]
 
-    query = urlencode({"token": applicant.token, "kind": "license", "key": f"uploads/{upload_id}"})
-    status, body = get("/api/apply/uploads", query)
-    assert status == 200 and "已上传营业执照（或法人证书）" in text(body)
+    status, body = get("/api/apply/uploads", urlencode({"token": applicant.token, "key": key}))
+    assert status == 200 and "已上传营业执照（或法人证书）“执照.pdf”" in text(body)
     continue_link = unescape(re.search(r'href="(/api/apply/form\?[^"]+)"', body).group(1))
-    assert f"license%3A{upload_id}" in continue_link
     status, form = get("/api/apply/form", continue_link.split("?", 1)[1])
     assert status == 200
     assert f'name="application.attachments.0.upload_id" value="{upload_id}"' in form
+    assert 'name="application.attachments.0.filename" value="执照.pdf"' in form
     assert f'name="form_token" value="{applicant.token}"' in form
-    # Someone else's upload (another token) is refused and not listed.
-    other = urlencode({"token": applicant.token, "kind": "ip", "key": "uploads/" + "0" * 32})
+    # Someone else's upload (not one of this token's slots) is refused and not listed.
+    other = urlencode({"token": applicant.token, "key": "uploads/" + "0" * 32 + "/x.pdf"})
     status, body = get("/api/apply/uploads", other)
     assert "未找到或已过期" in text(body) and "0" * 32 not in re.sub(r'name="[^"]*" value="[^"]*"', "", body)
+
+
+def stored_by_s3(applicant, aws, kind: str, filename: str, n: int = 1) -> tuple[str, str]:
+    """What S3 does with the upload page's form: the file under uploads/<slot id>/<its name>, owner attached."""
+    from bdpilot import settings
+    from bdpilot.intake import uploads
+    from tests.factories import PDF
+
+    upload_id = uploads.slot_id(settings.load().secret, applicant.token, kind, n)
+    key = f"uploads/{upload_id}/{filename}"
+    aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=PDF, Metadata={"owner": uploads.owner_of(applicant.token)})
+    return upload_id, key
 
 
 def test_storage_failure_gives_the_form_back_with_every_answer(applicant, aws, monkeypatch):
@@ -254,14 +266,35 @@ def test_an_upload_is_checked_right_after_it_is_in_storage(applicant):
     assert other.status == 403
 
 
-def test_an_upload_can_be_removed_on_the_upload_page(applicant):
-    first, second = applicant.upload(), applicant.upload()
-    state = f"license:{first},ip:{second}"
+def test_an_upload_can_be_removed_on_the_upload_page(applicant, aws):
+    (first, one), (second, two) = stored_by_s3(applicant, aws, "license", "a.pdf"), stored_by_s3(applicant, aws, "ip",
+                                                                                                   "b.pdf")
+    for key in (one, two):
+        invoke(rest_event("GET", "/api/apply/uploads", headers={"Host": "apply.example"},
+                          query=urlencode({"token": applicant.token, "key": key})))
     result = invoke(rest_event("GET", "/api/apply/uploads", headers={"Host": "apply.example"},
-                               query=urlencode({"token": applicant.token, "a": state})))
+                               query=urlencode({"token": applicant.token})))
     links = [unescape(h) for h in re.findall(r'<a href="(/api/apply/uploads\?[^"]+)">移除', result["body"])]
     assert len(links) == 2
     removed = invoke(rest_event("GET", "/api/apply/uploads", headers={"Host": "apply.example"},
                                 query=links[0].split("?", 1)[1]))
     cont = unescape(re.search(r'href="(/api/apply/form\?[^"]+)"', removed["body"]).group(1))
-    assert first not in cont and second in cont
+    form = invoke(rest_event("GET", "/api/apply/form", query=cont.split("?", 1)[1]))["body"]
+    assert first not in form and second in form
+
+
+def test_a_second_application_without_javascript_points_to_the_receipt_link_not_the_form(applicant, aws):
+    """The same USCC again (a new form, not a retry): 409 with the way to get the receipt link sent again, and no
+    form to fill in once more; the resend page it links to is the applicant function's."""
+    app = application(attachments=attachments(applicant.upload(), applicant.upload()))
+    applicant.now.advance(minutes=5)
+    assert post(encode(app, applicant.token)).status == 201
+    applicant.new_form()
+    second = application(attachments=attachments(applicant.upload(), applicant.upload()))
+    applicant.now.advance(minutes=5)
+    reply = post(encode(second, applicant.token))
+    assert reply.status == 409, text(reply.body)[:300]
+    assert f'href="{pages.RESEND_PAGE}"' in reply.body and 'name="application.' not in reply.body
+    assert wording.text("intake.duplicate") in text(reply.body)
+    form = receipt.handler(rest_event("GET", pages.RESEND_PAGE), LambdaContext("bdpilot-receipt"))
+    assert form["statusCode"] == 200 and 'action="/api/receipt/resend"' in form["body"]

@@ -76,7 +76,8 @@ SERVICE = {"service": "bdpilot"}
 
 
 def test_the_alarms_watch_what_the_function_emits() -> None:
-    assert alarmed() == {metrics.UNEXPECTED: SERVICE, metrics.UNAVAILABLE: SERVICE, metrics.ACCEPTED: SERVICE}
+    assert alarmed() == {metrics.UNEXPECTED: SERVICE, metrics.UNAVAILABLE: SERVICE, metrics.ACCEPTED: SERVICE,
+                         metrics.MAIL_FAILED: SERVICE, metrics.MAIL_QUEUE_AGE: SERVICE}
 
 
 def test_a_bug_is_counted_located_and_answered_in_chinese(aws, now, out, monkeypatch) -> None:
@@ -123,8 +124,10 @@ def test_a_stored_submission_counts_once_and_its_replay_not_at_all(aws, applican
     body, key = applicant.body(), idempotency_key()
     out()
     assert applicant.submit(body, key=key).status == 201
-    assert emitted(out()) == [(metrics.NAMESPACE, metrics.ACCEPTED, alarmed()[metrics.ACCEPTED])]
-    assert applicant.submit(body, key=key).status == 201  # the retry stores nothing
+    # The receipt e-mail (written at once) and the submission (at the end of the invocation).
+    assert emitted(out()) == [(metrics.NAMESPACE, metrics.MAIL_SENT, SERVICE),
+                              (metrics.NAMESPACE, metrics.ACCEPTED, alarmed()[metrics.ACCEPTED])]
+    assert applicant.submit(body, key=key).status == 201  # the retry stores nothing and mails nothing
     assert emitted(out()) == []
 
 

@@ -184,13 +184,31 @@ def _take(cfg: settings.Settings, payload: Any, key: str | None) -> submission.A
     return submission.submit(store, cfg, clock.now(), envelope, checked)
 
 
-def receipt(accepted: submission.Accepted) -> dict[str, Any]:
+def receipt(accepted: submission.Accepted, link: str | None = None) -> dict[str, Any]:
     """The 201 answer: the stored body plus the print copy, drawn from it (so a replay draws the same one; the
-    idempotency record keeps only the body)."""
+    idempotency record keeps only the body), and the receipt page's signed link."""
     from bdpilot.web.printcopy import render_record
 
     printable = render_record(form_schema(), accepted.body)
-    return contract.answer(contract.Receipt(**accepted.body, printable=printable))
+    return contract.answer(contract.Receipt(**accepted.body, printable=printable, receipt_url=link))
+
+
+def receipt_link(cfg: settings.Settings, accepted: submission.Accepted) -> str:
+    """The receipt page's signed link, issued as of the submission's received time: a replay gets the same."""
+    from datetime import datetime
+
+    from bdpilot.domain import receipts
+
+    issued = datetime.fromisoformat(str(accepted.body["received_at"]))
+    return receipts.link(cfg.secret, cfg.site_url, accepted.reference, issued)
+
+
+def _mail_receipt(cfg: settings.Settings, accepted: submission.Accepted, link: str) -> None:
+    """The receipt e-mail after the commit, for a stored submission only; the 201 stands whatever the mail does."""
+    if accepted.outcome == "stored":
+        from bdpilot.web import mailqueue
+
+        mailqueue.receipt(cfg, accepted.body, link)
 
 
 def post_submission() -> Response:
@@ -201,7 +219,9 @@ def post_submission() -> Response:
     # The honeypot outcome is logged as such; the client cannot tell it from a real acceptance.
     logger.info("submission", extra={"outcome": accepted.outcome, "reference": accepted.reference})
     _count(accepted)
-    return _json(201, receipt(accepted))
+    link = receipt_link(cfg, accepted)
+    _mail_receipt(cfg, accepted, link)
+    return _json(201, receipt(accepted, link))
 
 
 def _count(accepted: submission.Accepted) -> None:
@@ -223,13 +243,12 @@ def get_apply_uploads() -> Response:
         return _html(403, pages.closed_page())
     base = formdata.site_base(app.current_event.headers or {})
     step = uploads.nojs_step(store_for(cfg), cfg, now, app.current_event.query_string_parameters or {}, base)
-    origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(t["url"])) for t in step.tickets.values()})
-    page = pages.upload_page(step.token, step.state, step.items, step.tickets, step.notice, step.problem)
-    return _html(200, page, origins)
+    origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(t["url"])) for t in step.tickets.values() if t})
+    return _html(200, pages.upload_page(step), origins)
 
 
 def get_apply_form() -> Response:
-    """The form again, with the no-JavaScript uploads and their form token filled in."""
+    """The form for a form token, with the uploads its slots hold (see bdpilot.intake.uploads)."""
     from bdpilot.web import pages
 
     cfg, now = settings.load(), clock.now()
@@ -239,10 +258,10 @@ def get_apply_form() -> Response:
     token = uploads.valid_token(cfg, query.get("token"), now)
     if token is None:
         return _html(200, pages.form_page(None, [], tokens.issue(cfg.secret, now),
-                                          wording.text("intake.form_page_expired"), upload_state=""))
-    items = uploads.parse_state(query.get("a"))
-    return _html(200, pages.form_page({"attachments": uploads.attachment_values(items)}, [], token, "",
-                                      upload_state=uploads.state_text(items)))
+                                          wording.text("intake.form_page_expired"), uploaded=0))
+    files = uploads.filed(store_for(cfg), cfg, token)
+    return _html(200, pages.form_page({"attachments": uploads.attachment_values(files)}, [], token, "",
+                                      uploaded=len(files)))
 
 
 def _html(status: int, page: str, form_origins: list[str] | None = None,
@@ -260,6 +279,7 @@ def _post_form(cfg: settings.Settings) -> Response:
     posted = None
     try:
         posted = formdata.parse(_body_bytes(), _header("Idempotency-Key"))
+        uploads.posted_attachments(store_for(cfg), cfg, now, posted.payload)  # uploaded beside the form
         accepted = _take(cfg, posted.payload, posted.key)
     except StorageUnavailable as exc:
         # Same as the JSON answer, but as the form again with every answer kept, so nothing typed is lost.
@@ -279,7 +299,9 @@ def _post_form(cfg: settings.Settings) -> Response:
         return _html(status if is_open else 403, page)
     logger.info("submission", extra={"outcome": accepted.outcome, "reference": accepted.reference, "form": "html"})
     _count(accepted)
-    return _html(201, pages.receipt_page(accepted.body))
+    link = receipt_link(cfg, accepted)
+    _mail_receipt(cfg, accepted, link)
+    return _html(201, pages.receipt_page({**accepted.body, "receipt_url": link}))
 
 
 # The handlers, registered for contract.ROUTES by operation: the one list of routes.
@@ -297,7 +319,10 @@ def rejected(exc: Refused) -> Response:
     if app.current_event.path == "/api/submissions":
         metrics.rejected(exc.code)
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-    return _json(status, exc.body(), headers)
+    body = exc.body()
+    if exc.code == "duplicate_applicant":  # the receipt link can be sent again to the address on file
+        body = {"error": {"code": exc.code, "message": exc.message, "resend": True}}
+    return _json(status, body, headers)
 
 
 @app.exception_handler(StorageUnavailable)

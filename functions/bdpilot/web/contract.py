@@ -67,6 +67,7 @@ ROUTES = (
 class Window(BaseModel):
     open: bool
     deadline: str = Field(description=_says("deadline"))
+    unit_deadline: str = Field(description=_says("unit_deadline"))
     server_time: str
 
 
@@ -88,7 +89,8 @@ class CampaignState(BaseModel):
 def campaign_state(cfg: settings.Settings, now: datetime) -> CampaignState:
     window = rules.window(now, cfg.deadline)
     return CampaignState(
-        window=Window(open=window.open, deadline=window.deadline.isoformat(), server_time=window.now.isoformat()),
+        window=Window(open=window.open, deadline=window.deadline.isoformat(),
+                      unit_deadline=cfg.unit_deadline.isoformat(), server_time=window.now.isoformat()),
         form_token=tokens.issue(cfg.secret, now), min_fill_seconds=cfg.min_fill_seconds,
         max_upload_bytes=settings.MAX_UPLOAD_BYTES,
         directions=[DirectionInfo(number=d.number, category=d.category.name, name=d.name, label=d.label)
@@ -195,6 +197,7 @@ class Receipt(BaseModel):
     received_at: str
     record: dict[str, Any]
     printable: str = Field(description=_says("printable"))
+    receipt_url: str | None = Field(default=None, description=_says("receipt_url"))
 
 
 class FieldProblem(BaseModel):
@@ -206,6 +209,7 @@ class Problem(BaseModel):
     code: str
     message: str
     fields: list[FieldProblem] | None = None
+    resend: bool | None = Field(default=None, description=_says("resend"))
 
 
 class ErrorBody(BaseModel):

@@ -21,6 +21,10 @@ ACCEPTED = "SubmissionAccepted"
 REJECTED = "SubmissionRejected"
 UNAVAILABLE = "StorageUnavailable"
 UNEXPECTED = "UnexpectedError"
+MAIL_SENT = "MailSent"
+MAIL_QUEUED = "MailQueued"  # a first attempt failed and the message waits for the scheduled retry
+MAIL_FAILED = "MailFailed"  # any failed attempt, first or retried (alarmed)
+MAIL_QUEUE_AGE = "MailQueueAge"  # seconds: the oldest message still queued after a retry run (alarmed at 30 min)
 COLD_START = "ColdStart"  # one per container start, dimensions function_name and service (not alarmed)
 
 _metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
@@ -53,6 +57,14 @@ def flush(context: Any) -> None:
     finally:
         _rejections.clear()
         _metrics.clear_metrics()
+
+
+def now(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
+    """One metric written at once (dimension service only): for code that runs outside a handler that flushes
+    (the console sends mail too)."""
+    with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE,
+                       default_dimensions={"service": SERVICE}):
+        pass
 
 
 def _single(name: str, **dimensions: str) -> None:

@@ -19,12 +19,14 @@ from pydantic_core import PydanticCustomError
 from bdpilot import settings
 from bdpilot.domain import errors, wording
 from bdpilot.domain.application import form_schema
-from bdpilot.domain.formats import beijing_time
+from bdpilot.domain.formats import beijing_time, size_text
 from bdpilot.intake.refusals import Refused, TooLarge, Unreadable
-from bdpilot.web.formhtml import markup, render_form
+from bdpilot.intake.uploads import NoJsStep
+from bdpilot.web.formhtml import UPLOAD_PAGE, markup, render_form
 from bdpilot.web.printcopy import pair, render_next_steps, render_record
 
 APPLY_PAGE = "/apply/"
+RESEND_PAGE = "/api/receipt/resend"  # served by the applicant function (web.receiptpage)
 
 CSS = """
 *{box-sizing:border-box}
@@ -90,14 +92,12 @@ def closed_page(message: str = "") -> str:
     return message_page(wording.text("apply.pages.closed_title"), message or wording.text("apply.pages.closed"))
 
 
-def _upload_first(token: str, values: Mapping[str, Any] | None) -> str:
-    """The advice to upload first, at the top of the form: the upload step cannot carry typed answers back."""
-    files = (values or {}).get("attachments") if isinstance(values, Mapping) else None
-    state = ",".join(f'{a.get("kind", "")}:{a.get("upload_id", "")}' for a in files or [] if isinstance(a, Mapping))
-    href = "/api/apply/uploads?" + urlencode({"token": token, "a": state})
-    link = f'<a href="{escape(href)}" target="_blank" rel="noopener">{_t("form.upload_page_link")}</a>'
-    text = markup("apply.pages.upload_first", link=link, continue_label=_t("pages.continue"),
-                  submit=_t("form.submit"))
+def _upload_first(token: str) -> str:
+    """The advice at the top of the form: the upload page opens in a new window for this form's token, whose
+    upload slots the post of this page reads (bdpilot.intake.uploads), so nothing typed here is lost."""
+    href = UPLOAD_PAGE + "?" + urlencode({"token": token, "w": "1"})
+    link = f'<a href="{escape(href)}" target="_blank" rel="noopener">{_t("form.upload_page_link_window")}</a>'
+    text = markup("apply.pages.upload_first", link=link, submit=_t("form.submit"))
     return (f'<div class="apply-notice apply-screen" id="upload-first"><h2>{_t("pages.upload_first_title")}</h2>'
             f"<p>{text}</p></div>")
 
@@ -111,65 +111,62 @@ def deadline_line(deadline: datetime | None = None) -> str:
 
 
 def form_page(values: Mapping[str, Any] | None, errors: Sequence[Mapping[str, str]], token: str,
-              message: str = "", *, upload_state: str | None = None, deadline: datetime | None = None) -> str:
-    """The form with the posted answers and what to fix, or (upload_state given) fresh after the upload step.
+              message: str = "", *, uploaded: int | None = None, deadline: datetime | None = None) -> str:
+    """The form with the posted answers and what to fix, or (`uploaded`: how many files) fresh for a form token.
     `deadline` defaults to the settings' (the function has loaded them before it answers a post)."""
     schema = form_schema()
     form = render_form(schema, values, errors, token, message=message, static=False)
-    if upload_state is not None:
-        count = len([s for s in upload_state.split(",") if s])
+    if uploaded is not None:
         title = wording.text("apply.pages.form_title")
-        heading = _t("pages.form_heading", count=count)
+        heading = _t("pages.form_heading", count=uploaded)
     else:
         title, heading = wording.text("apply.pages.fix_title"), _t("pages.fix_heading")
     intro = f'<p class="apply-screen"><a href="{APPLY_PAGE}">{_t("pages.back")}</a></p>{deadline_line(deadline)}'
-    return document(title, f"<h1>{heading}</h1>{intro}{_upload_first(token, values)}{form}")
+    return document(title, f"<h1>{heading}</h1>{intro}{_upload_first(token)}{form}")
 
 
-def upload_page(token: str, state: str, items: list[tuple[str, str]], tickets: Mapping[str, Mapping[str, Any]],
-                notice: str, problem: str) -> str:
-    """The no-JavaScript upload step: one plain form per attachment kind, posting the PDF straight to storage."""
-    schema = form_schema()
-    spec = schema["properties"]["attachments"]
+def upload_page(step: NoJsStep) -> str:
+    """The no-JavaScript upload step: the files so far (by their own names, each removable) and one plain form per
+    attachment kind, posting the PDF straight to storage."""
+    spec = form_schema()["properties"]["attachments"]
+    keep = {"token": step.token, **({"w": "1"} if step.window else {})}
     blocks = []
     for i, kind in enumerate(spec["x-kinds"]):
-        mine = [u for k, u in items if k == kind["kind"]]
         rows = []
-        for n, u in enumerate(mine, 1):
-            rest = state_without(items, (kind["kind"], u))
-            href = "/api/apply/uploads?" + urlencode({"token": token, "a": rest})
-            label = _t("pages.upload_nth", title=kind["title"], n=n)
-            rows.append(f'<li>{label}{_t("pages.upload_done")} <a href="{escape(href)}">'
-                        f'{_t("pages.upload_remove")}<span class="apply-vh">{label}</span></a></li>')
+        for f in (f for f in step.files if f.kind == kind["kind"]):
+            href = UPLOAD_PAGE + "?" + urlencode({**keep, "remove": f.upload_id, "etag": f.etag})
+            label = _t("pages.upload_file", filename=f.filename, size=size_text(f.size))
+            rows.append(f'<li>{label} <a href="{escape(href)}">{_t("pages.upload_remove")}'
+                        f'<span class="apply-vh">{escape(f.filename)}</span></a></li>')
         listed = "".join(rows) or f'<li>{_t("pages.upload_none")}</li>'
-        ticket = tickets[kind["kind"]]
-        hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(str(v))}">'
-                         for k, v in ticket["fields"].items())
+        ticket = step.tickets.get(kind["kind"])
         need = wording.text("apply.attachment.required" if kind["required"] else "apply.attachment.optional")
+        picker = f'<p>{_t("pages.upload_full")}</p>'
+        if ticket is not None:
+            hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(str(v))}">'
+                             for k, v in ticket["fields"].items())
+            picker = (f'<form method="post" action="{escape(ticket["url"])}" enctype="multipart/form-data">{hidden}'
+                      f'<label class="apply-label" for="file-{i}">{_t("pages.upload_choose", title=kind["title"])}'
+                      f'</label><input type="file" id="file-{i}" name="file" accept=".pdf,application/pdf" required> '
+                      f'<button type="submit">{_t("pages.upload_button")}</button></form>')
         blocks.append(
             f'<section class="apply-attachment" aria-labelledby="kind-{i}"><h2 id="kind-{i}">'
-            f'{_t("pages.upload_kind", title=kind["title"], need=need)}</h2><ul>{listed}</ul>'
-            f'<form method="post" action="{escape(ticket["url"])}" enctype="multipart/form-data">{hidden}'
-            f'<label class="apply-label" for="file-{i}">{_t("pages.upload_choose", title=kind["title"])}</label>'
-            f'<input type="file" id="file-{i}" name="file" accept=".pdf,application/pdf" required> '
-            f'<button type="submit">{_t("pages.upload_button")}</button></form></section>')
+            f'{_t("pages.upload_kind", title=kind["title"], need=need)}</h2><ul>{listed}</ul>{picker}</section>')
     status = ""
-    if problem:
+    if step.problem:
         status = (f'<div class="apply-error-summary" role="alert"><h2>{_t("pages.upload_failed")}</h2>'
-                  f"<p>{escape(problem)}</p></div>")
-    elif notice:
-        status = f'<div class="apply-notice" role="status"><p>{escape(notice)}</p></div>'
-    query = urlencode({"token": token, "a": state})
+                  f"<p>{escape(step.problem)}</p></div>")
+    elif step.notice:
+        status = f'<div class="apply-notice" role="status"><p>{escape(step.notice)}</p></div>'
     required = wording.text("apply.pages.and").join(k["title"] for k in spec["x-kinds"] if k["required"])
     intro = _t("pages.upload_intro", button=wording.text("apply.pages.upload_button"), required=required,
                continue_label=wording.text("apply.pages.continue"))
-    body = (f'<h1>{_t("pages.upload_title")}</h1>{status}<p>{intro}</p>{"".join(blocks)}'
-            f'<p><a class="apply-continue" href="/api/apply/form?{escape(query)}">{_t("pages.continue")}</a></p>')
+    if step.window:  # opened beside a filled form: going back there is the way on, not 继续填写
+        intro = _t("pages.upload_window", button=wording.text("apply.pages.upload_button"), required=required,
+                   submit=wording.text("apply.form.submit"))
+    body = (f'<h1>{_t("pages.upload_title")}</h1>{status}<p>{intro}</p>{"".join(blocks)}<p><a class="apply-continue" '
+            f'href="/api/apply/form?{escape(urlencode({"token": step.token}))}">{_t("pages.continue")}</a></p>')
     return document(wording.text("apply.pages.upload_title"), body)
-
-
-def state_without(items: list[tuple[str, str]], gone: tuple[str, str]) -> str:
-    return ",".join(f"{k}:{u}" for k, u in items if (k, u) != gone)
 
 
 def message_page(title: str, message: str) -> str:
@@ -188,10 +185,17 @@ def receipt_page(body: Mapping[str, Any]) -> str:
         f'<div class="apply-screen"><div class="apply-notice" role="status"><h2>{title}</h2>'
         f'<p class="apply-reference">{escape(pair(wording.text("common.reference"), ""))}{reference}</p>'
         f'<p>{escape(pair(wording.text("common.received_at"), received))}</p>'
-        f'<p>{escape(pair(digest_label, ""))}<code>{escape(str(body.get("digest", "")))}</code></p></div>'
+        f'<p>{escape(pair(digest_label, ""))}<code>{escape(str(body.get("digest", "")))}</code></p>{_link(body)}</div>'
         f"{render_next_steps()}</div>")
     return document(wording.text("apply.receipt.title"),
                     f'<h1 class="apply-screen">{title}</h1>{panel}{render_record(schema, body)}')
+
+
+def _link(body: Mapping[str, Any]) -> str:
+    """The receipt page's signed link (also e-mailed): where this receipt can be found again."""
+    url = str(body.get("receipt_url") or "")
+    return (f'<p>{escape(wording.text("receipt.link_note"))}<br><a href="{escape(url)}">'
+            f'{escape(wording.text("receipt.link_label"))}</a></p>') if url else ""
 
 
 def _problems(values: Mapping[str, Any] | None) -> list[dict[str, str]]:
@@ -260,6 +264,12 @@ def rejected(exc: Refused, payload: Mapping[str, Any] | None, fresh_token: str, 
         return closed_page(exc.message if exc.code == "window_closed" else "")
     payload = payload or {}
     values = payload.get("application") if isinstance(payload.get("application"), dict) else None
+    if exc.code == "duplicate_applicant":
+        # The applicant has a receipt already: the way to get its link again, not the form to fill once more.
+        again = wording.text("receipt.resend.title")
+        return document(again, f'<h1>{escape(again)}</h1><div class="apply-notice" role="alert"><p>'
+                               f'{escape(exc.message)}</p></div><p><a href="{RESEND_PAGE}">{escape(again)}</a></p>'
+                               f'<p><a href="{APPLY_PAGE}">{_t("pages.back")}</a></p>')
     if values is None and isinstance(exc, (Unreadable, TooLarge)):  # unreadable, too large, not a form
         return message_page(wording.text("apply.pages.unprocessable"), exc.message)
     token = payload.get("form_token") or ""
