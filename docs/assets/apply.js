@@ -35,6 +35,10 @@
   var state = { token: "", key: "", attachments: [], maxBytes: FIGURES.max_upload_bytes, open: true, busy: false };
   var draftOffered = false;
   var campaignToken = ""; // the fresh token /api/campaign gave this page
+  // Revise mode (?revise=TOKEN, the receipt link's token): the form opens filled from the stored record, keeps
+  // or replaces its attachments, and posts a new version to /api/receipt/revision. No draft is kept meanwhile.
+  var reviseToken = new URLSearchParams(location.search).get("revise") || "";
+  function receiptApi(path) { return "/api/receipt/" + path + "?t=" + encodeURIComponent(reviseToken); }
 
   // ---- small helpers -------------------------------------------------------------------------------------
   function h(tag, attrs, children) {
@@ -318,7 +322,7 @@
 
   // ---- the draft: kept in this browser only, never sent ---------------------------------------------------
   function saveDraft() {
-    if (draftOffered) return; // do not overwrite a draft the user has not yet chosen to restore or clear
+    if (draftOffered || reviseToken) return; // do not overwrite a draft the user has not yet chosen to restore or clear
     var values = {};
     fields.forEach(function (f) { values[f.path] = raw(f); });
     try {
@@ -520,7 +524,8 @@
     bar.hidden = false;
     bar.value = 0;
     status.textContent = say("upload_start", { filename: file.name });
-    fetch("/api/uploads", { method: "POST", headers: { "Content-Type": "application/json" },
+    fetch(reviseToken ? receiptApi("uploads") : "/api/uploads", { method: "POST",
+      headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ form_token: state.token, filename: file.name, size: file.size,
                              content_type: "application/pdf" }) })
       .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b }; }); })
@@ -645,7 +650,7 @@
     var payload = JSON.stringify({ application: application(), form_token: state.token,
                                    website: form.elements.website.value });
     function done() { state.busy = false; button.disabled = false; button.textContent = say("confirm"); }
-    fetch("/api/submissions", { method: "POST", body: payload,
+    fetch(reviseToken ? receiptApi("revision") : "/api/submissions", { method: "POST", body: payload,
       headers: { "Content-Type": "application/json", "Idempotency-Key": state.key } })
       .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b, r: r }; }); })
       .then(function (res) {
@@ -658,7 +663,7 @@
           renewToken();
           return showErrors(dropUploads(say("expired")), say("refreshed"));
         }
-        if (e.code === "duplicate_applicant") return duplicate(note, e.message);
+        if (e.code === "duplicate_applicant") return duplicate(note, e.message, res.body.resend || e.resend);
         if (res.status === 422 && e.fields) {
           return showErrors(e.fields.map(function (x) { return { id: targetOf(x.path), message: x.message }; }),
                             e.message);
@@ -688,13 +693,28 @@
     try { return JSON.parse(localStorage.getItem(RECEIPT) || "null"); } catch (e) { return null; }
   }
   // 409 for a USCC that already applied: when this browser holds that application's receipt, point to it.
-  function duplicate(note, message) {
+  function duplicate(note, message, resend) {
     note.textContent = message;
     var last = savedReceipt(), uscc = application().applicant.uscc;
+    if (resend) note.appendChild(resendButton(uscc));
     if (!last || !last.record || last.record.application.applicant.uscc !== uscc) return;
     note.appendChild(h("p", {}, [say("duplicate_saved", { reference: last.reference }),
       h("button", { type: "button", "class": "md-button", id: "duplicate-receipt", text: say("receipt_show"),
                     on: { click: function () { receipt(last, true); } } })]));
+  }
+  // The receipt link again, mailed to the contact address on file: the answer is the same whoever asks.
+  function resendButton(uscc) {
+    var said = h("p", { id: "resend-status", role: "status" });
+    var button = h("button", { type: "button", "class": "md-button", id: "resend-link", text: say("resend"),
+      on: { click: function () {
+        button.disabled = true;
+        fetch("/api/receipt/resend", { method: "POST", headers: { "Content-Type": "application/json" },
+                                       body: JSON.stringify({ uscc: uscc }) })
+          .then(function (r) { return r.json(); })
+          .then(function (b) { said.textContent = b.message || say("resend_done"); },
+                function () { button.disabled = false; said.textContent = say("resend_failed"); });
+      } } });
+    return h("div", { "class": "apply-resend" }, [h("p", {}, [button]), said]);
   }
   function offerReceipt() {
     var last = savedReceipt();
@@ -718,14 +738,18 @@
     }
     after.textContent = "";
     function labelled(label, value) { return say("pair", { label: label, value: value }); }
+    var version = body.version || (body.record && body.record.version) || 1;
     var steps = byId("apply-next-steps"); // printcopy.render_next_steps, embedded in the page by the build
     var panel = h("div", { "class": "apply-receipt" }, [
       h("h2", { id: "receipt-title", tabindex: "-1", text: say("receipt_title") }),
       h("p", { "class": "apply-reference" }, [labelled(W.reference, ""), h("strong", { id: "receipt-reference",
                                                                                     text: body.reference })]),
       h("p", {}, [labelled(W.received_at, beijingTime(body.received_at))]),
+      version > 1 ? h("p", { id: "receipt-version", text: say("receipt_version", { version: version }) }) : null,
       h("p", { "class": "apply-digest" }, [labelled(W.digest, ""), h("code", { id: "receipt-digest",
                                                                               text: body.digest })]),
+      body.receipt_url ? h("p", { "class": "apply-receipt-link" }, [say("receipt_link_intro"), " ",
+        h("a", { href: body.receipt_url, id: "receipt-link", text: say("receipt_link") })]) : null,
       steps ? steps.content.cloneNode(true) : null,
       h("p", {}, [body.printable ? h("button", { type: "button", "class": "md-button md-button--primary",
                                                  id: "apply-print-button", text: say("print"),
@@ -805,14 +829,55 @@
   });
   refreshAll();
 
-  offerReceipt();
-  var draft = readDraft();
-  if (draft && draft.values) offerDraft(draft);
+  // ---- revise mode ----------------------------------------------------------------------------------------
+  function fillFrom(app) {
+    fields.forEach(function (f) {
+      var parts = f.path.split(".");
+      var v = parts.length === 2 ? app[parts[1]] : (app[parts[1]] || {})[parts[2]];
+      if (v !== undefined && v !== null) setRaw(f, typeof v === "number" ? String(v) : v);
+    });
+  }
+  function reviseNotice(text, id) {
+    statusBox.insertBefore(h("div", { "class": "apply-notice", id: id, role: "status" }, [h("p", { text: text })]),
+                           statusBox.firstChild);
+  }
+  function openRevision() {
+    return fetch(receiptApi("record"), { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b }; }); })
+      .then(function (res) {
+        if (res.status !== 200) return reviseNotice(say("revise_missing"), "revise-missing");
+        var b = res.body;
+        fillFrom(b.application || {});
+        state.attachments = (b.files || []).map(function (f) {
+          return { kind: f.kind, upload_id: f.upload_id, filename: f.filename, size: f.size, kept: true };
+        });
+        refreshAll();
+        updateProgress();
+        if (!b.revisable) {
+          reviseNotice(say("revise_closed"), "revise-closed");
+          state.open = false;
+          Array.prototype.forEach.call(form.elements, function (c) { c.disabled = true; });
+          return;
+        }
+        setToken(b.form_token);
+        reviseNotice(say("revise_notice", { reference: b.reference, version: b.version,
+                                            deadline: beijingTime(b.deadline, true) }), "revise-notice");
+      })
+      .catch(function () { reviseNotice(say("unreachable_later"), "revise-missing"); });
+  }
+  if (reviseToken) {
+    openRevision();
+  } else {
+    offerReceipt();
+    var draft = readDraft();
+    if (draft && draft.values) offerDraft(draft);
+  }
 
   window.bdpilot.campaign()
     .then(function (c) {
       state.maxBytes = c.max_upload_bytes || state.maxBytes;
       campaignToken = c.form_token;
+      if (reviseToken) return; // the record gave this form its token; a 退回修改 may come after the window
       if (!state.token) setToken(c.form_token);
       if (!c.window.open) closeForm(c.window.deadline);
     })

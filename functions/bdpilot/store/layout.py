@@ -3,11 +3,14 @@
 Bucket layout:   uploads/<id>                              raw browser uploads (expire after 7 days)
                  submissions/<ref>/record.json             the stored 申报书, canonical JSON
                  submissions/<ref>/attachments/<kind>-<n>.pdf
+                 submissions/<ref>/v<n>/record.json      version n >= 2 (a revision), with its attachments under
+                 submissions/<ref>/v<n>/attachments/...    v<n>/; version 1 keeps the keys above
                  exports/...                               admin exports
 Table items:     SUB#<ref>    the index item admins list and filter (GSIs by time, direction, 推荐单位)
                  USCC#<code>  guard: one project per applicant
                  IDEM#<key>   the first response to an Idempotency-Key, replayed on retries (kept IDEMPOTENCY_DAYS)
                  REF#<ref>    claim on a reference by one Idempotency-Key, taken before any object is written
+                 REV#<ref>#<n> claim on version n of a submission by one Idempotency-Key (a revision), likewise
                  FORM#<nonce> a form token that has been used for a stored submission
 Units table:     (unit, reference)  one item per submission, written in the same transaction as SUB#<ref>, so
                  a 推荐单位's list is a Query on its own partition (LSI by-time: newest first); see store/units
@@ -42,12 +45,26 @@ def s3_config(endpoint_url: str | None) -> Config:
         "addressing_style": "path" if endpoint_url else "virtual", "us_east_1_regional_endpoint": "regional"}))
 
 
-def record_key(reference: str) -> str:
-    return f"{SUBMISSIONS}{reference}/record.json"
+def version_prefix(reference: str, version: int = 1) -> str:
+    """Where one version's objects live: version 1 at the submission's own folder (the keys every submission
+    had before revisions existed), version n >= 2 in v<n>/ beside it, so no version ever overwrites another."""
+    if version < 1:
+        raise ValueError(f"version {version} < 1")
+    return f"{SUBMISSIONS}{reference}/" + (f"v{version}/" if version > 1 else "")
 
 
-def attachment_key(reference: str, name: str) -> str:
-    return f"{SUBMISSIONS}{reference}/attachments/{name}"
+def record_key(reference: str, version: int = 1) -> str:
+    return f"{version_prefix(reference, version)}record.json"
+
+
+def attachment_key(reference: str, name: str, version: int = 1) -> str:
+    return f"{version_prefix(reference, version)}attachments/{name}"
+
+
+def version_of(index: dict[str, Any] | None) -> int:
+    """The current version an index (SUB#) or units item names: absent means 1 (stored before revisions)."""
+    value = (index or {}).get("version")
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() and int(value) >= 1 else 1
 
 
 def upload_key(upload_id: str) -> str:

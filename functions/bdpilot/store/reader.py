@@ -11,6 +11,8 @@ import base64
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import boto3
@@ -18,10 +20,28 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bdpilot.store.audit import Audit
 from bdpilot.store.errors import NotFound, mapped, or_none, unavailable
-from bdpilot.store.layout import CONFIG, EXPORTS, INDEXES, attachment_key, count_all, record_key, unmarshal
+from bdpilot.store.layout import (
+    CONFIG,
+    EXPORTS,
+    INDEXES,
+    attachment_key,
+    count_all,
+    record_key,
+    unmarshal,
+    version_of,
+)
 from bdpilot.store.writer import Store
 
 _KEYS = {"time": "entity", "direction": "direction", "recommender": "recommender"}
+
+
+@dataclass(frozen=True)
+class Version:
+    """One stored version of a submission: its number, the SHA-256 stored beside its record, whether current."""
+
+    number: int
+    digest: str | None
+    current: bool
 
 
 def session(profile: str | None = None, region: str | None = None) -> boto3.Session:
@@ -159,27 +179,49 @@ class Reader(Store):
 
     # --- the stored objects -------------------------------------------------------------------------------
 
-    def get_record_object(self, reference: str) -> tuple[bytes, str | None] | None:
+    def current_version(self, reference: str) -> int:
+        """The version the index names as current (1 for a submission never revised, or with no index item)."""
+        return version_of(self.get_index(reference))
+
+    def _version(self, reference: str, version: int | None) -> int:
+        return self.current_version(reference) if version is None else version
+
+    def get_record_object(self, reference: str, version: int | None = None) -> tuple[bytes, str | None] | None:
         """record.json's bytes and the SHA-256 written beside it as metadata (from the same GET); None if
-        missing."""
+        missing. `version` None is the one the index names current (one GetItem more: pass it when known)."""
+        key = record_key(reference, self._version(reference, version))
+
         def read() -> tuple[bytes, str | None]:
-            got = self.s3.get_object(Bucket=self.bucket, Key=record_key(reference))
+            got = self.s3.get_object(Bucket=self.bucket, Key=key)
             return got["Body"].read(), got.get("Metadata", {}).get("sha256")
 
         return or_none(read)
 
-    def get_record(self, reference: str) -> bytes | None:
-        found = self.get_record_object(reference)
+    def get_record(self, reference: str, version: int | None = None) -> bytes | None:
+        found = self.get_record_object(reference, version)
         return found[0] if found else None
 
-    def record_sha256_metadata(self, reference: str) -> str | None:
+    def versions(self, reference: str) -> list[Version]:
+        """Every version of a submission, oldest first, with the digest stored beside each record (a HEAD each;
+        a missing record has digest None): what staff list, and read with get_record_object(ref, n)."""
+        current = self.current_version(reference)
+        found = []
+        for n in range(1, current + 1):
+            key = record_key(reference, n)
+            head = or_none(partial(self.s3.head_object, Bucket=self.bucket, Key=key))
+            found.append(Version(n, head.get("Metadata", {}).get("sha256") if head else None, n == current))
+        return found
+
+    def record_sha256_metadata(self, reference: str, version: int | None = None) -> str | None:
         """The digest stored beside record.json as object metadata when it was written; None if absent."""
-        head = or_none(lambda: self.s3.head_object(Bucket=self.bucket, Key=record_key(reference)))
+        key = record_key(reference, self._version(reference, version))
+        head = or_none(lambda: self.s3.head_object(Bucket=self.bucket, Key=key))
         return head.get("Metadata", {}).get("sha256") if head else None
 
-    def attachment_sizes(self, reference: str) -> dict[str, int]:
-        """The attachments stored for a submission: name (e.g. "license-1.pdf") → size in bytes."""
-        prefix = attachment_key(reference, "")
+    def attachment_sizes(self, reference: str, version: int | None = None) -> dict[str, int]:
+        """The attachments stored for a version of a submission (None: the current one): name (e.g.
+        "license-1.pdf") → size in bytes."""
+        prefix = attachment_key(reference, "", self._version(reference, version))
         found: dict[str, int] = {}
         with mapped():
             for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
@@ -187,10 +229,13 @@ class Reader(Store):
                     found[obj["Key"][len(prefix):]] = int(obj["Size"])
         return found
 
-    def read_attachment(self, reference: str, name: str, sink: Any, *, chunk: int = 1 << 20) -> int | None:
+    def read_attachment(self, reference: str, name: str, sink: Any, *, chunk: int = 1 << 20,
+                        version: int | None = None) -> int | None:
         """Stream one attachment into a binary file object, chunk by chunk; its size, or None if missing."""
+        key = attachment_key(reference, name, self._version(reference, version))
+
         def stream() -> int:
-            body = self.s3.get_object(Bucket=self.bucket, Key=attachment_key(reference, name))["Body"]
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
             size = 0
             for part in body.iter_chunks(chunk):
                 sink.write(part)

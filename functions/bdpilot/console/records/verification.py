@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from bdpilot.console.records.cells import Warnings
 from bdpilot.domain import campaign, reference, wording
 from bdpilot.domain.application import Application, AttachmentKind
+from bdpilot.store.layout import version_of
 from bdpilot.store.reader import Reader
 
 ATTACHMENT_NAME = re.compile(rf"^(?:{'|'.join(re.escape(k.value) for k in AttachmentKind)})-[1-9][0-9]{{0,2}}\.pdf$")
@@ -213,10 +214,12 @@ def check_extra(check: Check, record: dict[str, Any] | None, stored: dict[str, i
     return extra
 
 
-def read_attachment(store: Reader, ref: str, name: str, sink: Any = None) -> Hashing | None:
-    """Stream one attachment (into `sink`, or only through the hash); None when it is missing."""
+def read_attachment(store: Reader, ref: str, name: str, sink: Any = None, version: int | None = None
+                    ) -> Hashing | None:
+    """Stream one attachment of a version (None: the current one) into `sink`, or only through the hash; None
+    when it is missing."""
     hashing = Hashing(sink)
-    return None if store.read_attachment(ref, name, hashing) is None else hashing
+    return None if store.read_attachment(ref, name, hashing, version=version) is None else hashing
 
 
 @dataclass
@@ -230,11 +233,27 @@ class Checked:
     extra: list[str]
 
 
-def check_stored(store: Reader, ref: str, index: dict[str, Any]) -> Checked:
-    """The record against its index item, then each attachment read once and hashed, then what else is stored."""
-    got = store.get_record_object(ref)
+def check_stored(store: Reader, ref: str, index: dict[str, Any], version: int | None = None) -> Checked:
+    """The record against its index item, then each attachment read once and hashed, then what else is stored.
+    `version` None is the version the index names current; an earlier one is checked against the digest its
+    successor's record registered ("supersedes"), its summary fields against itself (they may since differ)."""
+    current = version_of(index)
+    n = current if version is None else version
+    got = store.get_record_object(ref, n)
     data, stored_sha = got if got is not None else (None, None)
-    record, check = check_record(ref, index, data, stored_sha)
-    states = {f["name"]: check_attachment(check, f, read_attachment(store, ref, f["name"])) for f in check.files}
-    extra = check_extra(check, record, store.attachment_sizes(ref)) if data is not None else []
+    expected = index if n == current else _earlier(store, ref, n, data)
+    record, check = check_record(ref, expected, data, stored_sha)
+    if record is not None and n > 1 and record.get("version") != n:
+        check.altered.append(wording.text("revision.check.version", version=n, found=record.get("version")))
+    states = {f["name"]: check_attachment(check, f, read_attachment(store, ref, f["name"], version=n))
+              for f in check.files}
+    extra = check_extra(check, record, store.attachment_sizes(ref, n)) if data is not None else []
     return Checked(data, record, check, states, extra)
+
+
+def _earlier(store: Reader, ref: str, n: int, data: bytes | None) -> dict[str, Any]:
+    """What an earlier version must match: the digest version n + 1 says it supersedes, and its own fields."""
+    later = store.get_record_object(ref, n + 1)
+    successor = parse_record(later[0]) if later is not None else None
+    record = parse_record(data) if data is not None else None
+    return {**(index_view(record) if record is not None else {}), "digest": (successor or {}).get("supersedes")}
