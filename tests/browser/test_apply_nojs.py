@@ -151,3 +151,45 @@ def test_an_upload_can_be_removed_without_javascript(nojs: Watched, live: Any, t
     page.get_by_role("link", name="继续填写申报书").click()
     expect(page.locator("h1")).to_contain_text("已上传1个附件")
     nojs.axe(page)
+
+
+def test_filling_first_then_uploading_in_a_new_window_keeps_every_answer(nojs: Watched, live: Any,
+                                                                         tmp_path: Path) -> None:
+    """Issue 14, items 3 and 8: the form filled first, the upload page opened beside it in a new window, two PDFs
+    with Chinese names uploaded there, then back: every answer is still in the form, and the post takes the files
+    under their own names."""
+    page = nojs.page
+    nojs.expected.append("status of 4")
+    page.goto(live.url + "apply/")
+    values = answers(applicant={"uscc": uscc(random.randrange(10**12))})
+    fill(page, values)
+    page.check("[name='application.pledge']")
+    page.click("#apply-submit")  # the site's page has no form token: the answers come back with one
+    expect(page.locator("#error-summary")).to_contain_text("请确认填写内容后再次提交")
+    with nojs.context.expect_page() as opened:
+        page.locator("#upload-first").get_by_role("link", name="附件上传页面（在新窗口打开）").click()
+    window = opened.value
+    window.wait_for_load_state()
+    expect(window.locator("h1")).to_have_text("上传附件")
+    expect(window.locator("main")).to_contain_text("回到申报书窗口")
+    upload_plain(window, "营业执照", pdf_file(tmp_path, "营业执照（副本）.pdf"))
+    expect(window.locator("[role=status]")).to_contain_text("已上传营业执照（或法人证书）“营业执照（副本）.pdf”")
+    upload_plain(window, "知识产权证明", pdf_file(tmp_path, "发明专利证书 第2号.pdf", 300 * 1024))
+    expect(window.locator("[role=status]")).to_contain_text("“发明专利证书 第2号.pdf”")
+    expect(window.locator("main")).to_contain_text("“营业执照（副本）.pdf”")
+    nojs.axe(window)
+    window.close()
+
+    for path, value in values.items():  # the first window was never left
+        if isinstance(value, str) and value:
+            assert page.locator(f'[name="{path}"]').input_value() == value, path
+    page.wait_for_timeout(1100)  # the fresh token's minimum fill time
+    page.click("#apply-submit")
+    expect(page.locator("h1")).to_have_text("申报书已提交")
+    text = page.locator("body").inner_text()
+    assert "营业执照（副本）.pdf" in text and "发明专利证书 第2号.pdf" in text
+    stored = json.loads(live.store().get_record(page.locator(".apply-reference strong").inner_text()))
+    assert [(f["kind"], f["filename"]) for f in stored["files"]] == [
+        ("license", "营业执照（副本）.pdf"), ("ip", "发明专利证书 第2号.pdf")]
+    flat = flatten(stored["application"])
+    assert all(flat[path] == value for path, value in values.items())

@@ -186,14 +186,17 @@ def _field(f: Field, values: Mapping[str, Any], errors: dict[str | None, list[st
 UPLOAD_PAGE = "/api/apply/uploads"
 
 
-def _upload_notice(token: str, items: list[dict[str, str]], static: bool) -> str:
-    """Without JavaScript, files are uploaded on a page of their own (see bdpilot.web.formdata)."""
-    query = ""
+def _upload_notice(token: str, static: bool) -> str:
+    """Without JavaScript, files are uploaded on a page of their own (see bdpilot.intake.uploads): for a form with a
+    token, in a new window, since the post of this form takes what that token's uploads are then."""
     if token:
-        state = ",".join(f'{i.get("kind", "")}:{i.get("upload_id", "")}' for i in items)
-        query = "?" + urlencode({"token": token, "a": state})
-    link = f'<a href="{escape(UPLOAD_PAGE + query)}">{_t("apply.form.upload_page_link")}</a>'
-    text = f'<p class="apply-notice">{markup("apply.form.nojs_upload", link=link)}</p>'
+        href = UPLOAD_PAGE + "?" + urlencode({"token": token, "w": "1"})
+        link = (f'<a href="{escape(href)}" target="_blank" rel="noopener">'
+                f'{_t("apply.form.upload_page_link_window")}</a>')
+        said = markup("apply.form.nojs_upload_window", link=link, submit=_t("apply.form.submit"))
+    else:
+        said = markup("apply.form.nojs_upload", link=f'<a href="{UPLOAD_PAGE}">{_t("apply.form.upload_page_link")}</a>')
+    text = f'<p class="apply-notice">{said}</p>'
     # On the site the notice shows only without JavaScript; the API's own pages are only for such browsers.
     return f"<noscript>{text}</noscript>" if static else text
 
@@ -231,7 +234,7 @@ def _attachments_fieldset(section: Section, values: Mapping[str, Any],
             f'{invalid}{described}><progress max="100" value="0" hidden></progress>'
             f'<p class="apply-upload-status" aria-live="polite"></p></div></div>')
     hint = f'<p class="apply-hint">{escape(section.description)}</p>' if section.description else ""
-    nojs = _upload_notice(token, items, static)
+    nojs = _upload_notice(token, static)
     return (f'<fieldset class="apply-section" id="{section_anchor(section)}"><legend>{escape(section.title)}</legend>'
             f'{hint}{nojs}{"".join(blocks)}</fieldset>')
 
