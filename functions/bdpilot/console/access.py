@@ -83,10 +83,6 @@ def presigned(ctx: Context, key: str, filename: str, content_type: str) -> Any:
     return Answer(303, "", {"Location": url, "Cache-Control": "no-store"})
 
 
-def status_text(status: Any) -> str:
-    return wording.catalogue().get(f"admin.status.{status}", str(status or ""))
-
-
 def direction_text(value: Any) -> str:
     try:
         return campaign.DIRECTIONS_BY_NUMBER[int(value)].label

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bdpilot.console import views
+from bdpilot.console import review, views
 from bdpilot.console.access import presigned, schema, t, visible
 from bdpilot.console.app import Answer, Context, route
 from bdpilot.console.records.verification import Checked, check_stored, parse_record, safe_attachment_name
 from bdpilot.console.views import escape
 from bdpilot.domain import formats, wording
-from bdpilot.store.layout import attachment_key
+from bdpilot.store.layout import attachment_key, version_of
 from bdpilot.web.printcopy import render_record
 
 
@@ -54,18 +54,27 @@ def submission(ctx: Context) -> Answer:
     index = visible(ctx, ref)
     if index is None:
         return views.not_found(ctx)
+    return show(ctx, ref, index)
+
+
+def show(ctx: Context, ref: str, index: dict[str, Any], *, error: str = "", typed: dict[str, str] | None = None,
+         status: int = 200) -> Answer:
+    """The page of a visible submission; after a refused decision (`error`) the form keeps what was `typed`."""
     checked = check_stored(ctx.services.reader, ref, index)
-    ctx.audit("view", ref)
+    if not error:  # a refused decision is audited as such, not as a view
+        ctx.audit("view", ref)
     record = checked.record or {}
     body = {"record": record, "reference": ref, "received_at": record.get("received_at", index.get("received_at")),
             "digest": index.get("digest", "")}
     digest = wording.text("common.digest")
+    unit = review.unit_for(ctx.staff, index)
     html = (f'<p><a href="/staff/">{escape(t("detail.back"))}</a></p>'
+            f'{review.panel(ctx, ref, unit, ctx.services.reviews.item(unit, ref), error=error, typed=typed)}'
             f'<h2>{escape(t("detail.check_title", digest=digest))}</h2>{_check(checked)}'
             f'<h2>{escape(t("detail.files_title"))}</h2>{_files(ref, checked)}'
             f'<h2>{escape(t("detail.record_title"))}</h2>'
             f'{render_record(schema(), body) if checked.record is not None else ""}')
-    return views.page(ctx, t("detail.title", reference=ref), html)
+    return views.page(ctx, t("detail.title", reference=ref), html, status=status)
 
 
 def _entry(ctx: Context, ref: str, name: str) -> dict[str, Any] | None:
@@ -82,11 +91,13 @@ def _entry(ctx: Context, ref: str, name: str) -> dict[str, Any] | None:
 @route("GET", "/staff/submissions/{ref}/files/{name}")
 def attachment(ctx: Context) -> Answer:
     ref, name = ctx.request.params.get("ref", ""), ctx.request.params.get("name", "")
-    if safe_attachment_name(name) is None or visible(ctx, ref) is None:
+    index = visible(ctx, ref) if safe_attachment_name(name) is not None else None
+    if index is None:
         return views.not_found(ctx)
     entry = _entry(ctx, ref, name)
     if entry is None:
         return views.not_found(ctx)
     ctx.audit("download", f"{ref}/{name}")
     filename = str(entry.get("filename") or name)
-    return presigned(ctx, attachment_key(ref, name), filename, "application/pdf")
+    # The current version's file: a revision's attachments live under its own v<n>/ folder.
+    return presigned(ctx, attachment_key(ref, name, version_of(index)), filename, "application/pdf")

@@ -17,12 +17,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bdpilot.console import views
-from bdpilot.console.access import PAGE_SIZE, chosen_unit, direction_text, is_miit, listed_units, status_text, t
+from bdpilot.console.access import PAGE_SIZE, chosen_unit, direction_text, is_miit, listed_units, t
 from bdpilot.console.app import Answer, Context, route
 from bdpilot.console.views import escape
-from bdpilot.domain import campaign, formats, wording
+from bdpilot.domain import campaign, formats, review, rules, wording
+from bdpilot.store.units import encode_cursor
 
 MAX_QUERY = 64  # a name or USCC fragment; longer text is cut, never sent whole to a filter
+STATUS_PAGES = 5  # pages of 200 read for one page of a status filter (a unit holds far fewer)
 ALL_SEARCH_LIMIT = PAGE_SIZE
 
 
@@ -33,7 +35,7 @@ def row(item: dict[str, Any]) -> dict[str, str]:
         "applicant": str(item.get("applicant") or item.get("unit_name") or ""),
         "project": str(item.get("project") or item.get("project_name") or ""),
         "direction": direction_text(item.get("direction")),
-        "status": status_text(item.get("status")),
+        "status": review.status_label(str(item.get("status") or "")),
         "received_at": formats.beijing_time(item.get("received_at") or ""),
         "unit": str(item.get("unit") or item.get("recommender") or ""),
     }
@@ -49,6 +51,14 @@ def _search_all(ctx: Context, text: str) -> list[dict[str, Any]]:
             if len(found) >= ALL_SEARCH_LIMIT:
                 break
     return found
+
+
+def _current_status(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Index items (MIIT across units) with the review status their units items hold: the index keeps the status
+    it was stored with, the review writes only the units table."""
+    keys = [(rules.unit_of(str(i.get("recommender") or "")), str(i.get("reference") or "")) for i in items]
+    found = ctx.services.units.statuses(keys)
+    return [{**i, "status": found.get(str(i.get("reference") or ""), i.get("status"))} for i in items]
 
 
 def _chooser(unit: str | None) -> str:
@@ -72,7 +82,39 @@ def _quota(ctx: Context, unit: str, whole: tuple[int, bool] | None) -> str:
         at_least = count > kind.quota
     text = t("list.quota_more" if at_least else "list.quota", count=count, quota=kind.quota, kind=kind.name)
     over = f'<p><strong>{escape(t("list.over_quota"))}</strong></p>' if count > kind.quota else ""
-    return f'<div class="staff-notice"><p>{escape(text)}</p>{over}</div>'
+    proposed = t("list.proposed_line", proposed=ctx.services.reviews.state(unit).proposed, quota=kind.quota)
+    return f'<div class="staff-notice"><p>{escape(text)}</p><p>{escape(proposed)}</p>{over}</div>'
+
+
+def _by_status(ctx: Context, unit: str, status: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the unit's submissions in one review status, newest first: the unit's own partition read page
+    by page (at most STATUS_PAGES pages per request) and kept by status; the cursor continues right after the
+    last item shown."""
+    found: list[dict[str, Any]] = []
+    for _ in range(STATUS_PAGES):
+        items, following = ctx.services.units.list(unit, cursor, 200)
+        for item in items:
+            if str(item.get("status") or "received") == status:
+                found.append(item)
+                if len(found) == PAGE_SIZE:
+                    last = {k: {"S": str(item[k])} for k in ("unit", "reference", "received_at")}
+                    more = item is not items[-1] or following is not None
+                    return found, encode_cursor(last) if more else None
+        if following is None:
+            return found, None
+        cursor = following
+    return found, cursor
+
+
+def _status_form(unit: str | None, status: str, miit: bool) -> str:
+    keep = f'<input type="hidden" name="unit" value="{escape(unit)}">' if miit and unit else ""
+    options = [f'<option value="">{escape(t("list.status_all"))}</option>']
+    options += [f'<option value="{s}"{" selected" if s == status else ""}>{escape(review.status_label(s))}</option>'
+                for s in review.STATUSES]
+    return (f'<form method="get" action="/staff/">{keep}<div class="staff-field">'
+            f'<label for="status">{escape(t("list.status_label"))}</label>'
+            f'<select id="status" name="status">{"".join(options)}</select></div>'
+            f'<button type="submit">{escape(t("list.status_button"))}</button></form>')
 
 
 def _search_form(unit: str | None, q: str, miit: bool) -> str:
@@ -121,6 +163,8 @@ def applicants(ctx: Context) -> Answer:
     miit = is_miit(ctx.staff)
     unit = chosen_unit(ctx)
     q = ctx.request.query.get("q", "").strip()[:MAX_QUERY]
+    status = ctx.request.query.get("status", "")
+    status = status if status in review.STATUSES and unit is not None and not q else ""
     cursor = ctx.request.query.get("cursor") or None
     parts: list[str] = []
     if miit:
@@ -128,22 +172,32 @@ def applicants(ctx: Context) -> Answer:
     if unit is not None:
         if q:
             items, following = ctx.services.units.search(unit, q, cursor, PAGE_SIZE)
+        elif status:
+            items, following = _by_status(ctx, unit, status, cursor)
         else:
             items, following = ctx.services.units.list(unit, cursor, PAGE_SIZE)
         if not cursor:  # the quota heads the list; a later page is the bare Query it shows
-            whole = (len(items), following is not None) if not q else None
+            whole = (len(items), following is not None) if not q and not status else None
             parts.append(_quota(ctx, unit, whole))
     elif q:
         items, following = _search_all(ctx, q), None
     else:
         items, following = ctx.services.reader.page("time", cursor=cursor, limit=PAGE_SIZE)
     parts.append(_search_form(unit, q, miit))
+    if unit is not None:
+        parts.append(_status_form(unit, status, miit))
+    if status:
+        parts.append(f'<p>{escape(t("list.status_results", status=review.status_label(status)))} '
+                     f'<a href="{escape(_link({"unit": unit or ""} if miit else {}))}">'
+                     f'{escape(t("list.clear_search"))}</a></p>')
     if q:
         parts.append(f'<p>{escape(t("list.search_results", q=q))} '
                      f'<a href="{escape(_link({"unit": unit or ""} if miit else {}))}">'
                      f'{escape(t("list.clear_search"))}</a></p>')
+    if unit is None and items:
+        items = _current_status(ctx, items)
     parts.append(_table([row(i) for i in items], with_unit=unit is None))
-    here = {"unit": (unit or "") if miit else "", "q": q}
+    here = {"unit": (unit or "") if miit else "", "q": q, "status": status}
     parts.append(views.pager(_link(here) if cursor else None, _link({**here, "cursor": following}) if following
                              else None))
     parts.append(_exports(unit, miit))

@@ -10,6 +10,7 @@ from bdpilot.store.accounts import Accounts
 from bdpilot.store.audit import Audit
 from bdpilot.store.layout import CONFIG
 from bdpilot.store.reader import Reader
+from bdpilot.store.review import Reviews
 from bdpilot.store.units import UnitIndex
 
 
@@ -19,6 +20,7 @@ class Services:
     accounts: Accounts
     audit: Audit
     reader: Reader
+    reviews: Reviews
 
 
 @cache
@@ -27,7 +29,7 @@ def _build(table: str, bucket: str, units: str, staff: str, audit: str) -> Servi
     session = settings.aws_session()
     dynamodb = session.client("dynamodb", config=CONFIG)
     return Services(units=UnitIndex(dynamodb, units), accounts=Accounts(dynamodb, staff), audit=Audit(dynamodb, audit),
-                    reader=Reader(table, bucket, session=session))
+                    reader=Reader(table, bucket, session=session), reviews=Reviews(dynamodb, units))
 
 
 def current() -> Services:

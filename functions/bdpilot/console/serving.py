@@ -17,7 +17,7 @@ from bdpilot.console.app import Answer, BadRequest, Context, Request, Staff, mat
 from bdpilot.domain import clock, wording
 
 # The view modules register their routes when imported (the reading pages add themselves here).
-from bdpilot.console import accounts, invitation, reading, signin  # noqa: F401  isort: skip
+from bdpilot.console import accounts, invitation, reading, reviewing, signin  # noqa: F401  isort: skip
 
 logger = Logger(service="bdpilot-staff")
 

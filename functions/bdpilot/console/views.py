@@ -45,6 +45,15 @@ button{font:inherit;font-weight:700;color:#fff;background:#1a4fa0;border:2px sol
 .staff-table form{margin:0}
 .staff-codes{font-family:monospace;font-size:1.2em;columns:2;max-width:24rem}
 .staff-secret,.staff-link{font-family:monospace;word-break:break-all;font-size:1.1em}
+textarea{width:100%;max-width:40rem;font:inherit;padding:.4rem;border:2px solid #505050;border-radius:0}
+.staff-digest{font-family:monospace;word-break:break-all}
+.staff-stamp{border:2px solid #1f1f1f;width:18rem;min-height:9rem;margin:2rem 0 0 auto;padding:.5rem 1rem;
+  display:flex;flex-direction:column;justify-content:space-between}
+.staff-flag{font-weight:700;color:#b3261e}
+@page{size:A4;margin:15mm}
+@page summary{size:A4 landscape;margin:15mm}
+@media print{.staff-header,.staff-noprint{display:none}main{max-width:none;padding:0}body{font-size:10.5pt}
+  .staff-summary{page:summary}.staff-table tr,.staff-stamp{break-inside:avoid}a{color:inherit;text-decoration:none}}
 """
 
 
@@ -56,8 +65,10 @@ def _header(ctx: Context) -> str:
     unit = staff.unit if staff.role == "unit" and staff.unit else wording.text("console.role_miit")
     who = wording.text("console.signed_in_as", name=staff.name, unit=unit)
     nav = f'<li><a href="{HOME}">{escape(wording.text("console.home"))}</a></li>'
-    if staff.role == "miit":
-        nav += f'<li><a href="/staff/accounts">{escape(wording.text("console.accounts_title"))}</a></li>'
+    links = (("/staff/progress", "staff.nav.progress"), ("/staff/recommended", "staff.nav.recommended"),
+             ("/staff/accounts", "console.accounts_title")) if staff.role == "miit" else (
+        ("/staff/recommend", "staff.nav.recommend"),)
+    nav += "".join(f'<li><a href="{href}">{escape(wording.text(key))}</a></li>' for href, key in links)
     signout = form(ctx, SIGNOUT, f'<button type="submit">{escape(wording.text("console.signout"))}</button>')
     return (f'<header class="staff-header"><p class="staff-who">{escape(who)}</p>'
             f'<nav aria-label="{escape(wording.text("console.nav"))}"><ul class="staff-nav">{nav}</ul></nav>'
