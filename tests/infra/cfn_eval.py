@@ -19,6 +19,8 @@ REQUIRED_PARAMETERS: dict[str, str] = {
     "CodeBucket": "bdpilot-artifacts",
     "CodeKey": "prod/function/0.zip",
     "StaffCodeKey": "prod/staff/0.zip",
+    "ReceiptCodeKey": "prod/receipt/0.zip",
+    "MailQueueCodeKey": "prod/mailqueue/0.zip",
 }
 STACK_UUID = "51af3dc0-da77-11e4-872e-1234567db123"
 NO_VALUE = object()

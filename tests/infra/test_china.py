@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHINA_REGIONS = sorted(boto3.Session().get_available_regions("s3", partition_name="aws-cn"))
 DOMAIN = "apply.example.cn"
 CERTIFICATE = "ASCA0123456789ABCDEF"
-IN_CHINA = {"SiteDomain": DOMAIN, "SiteServerCertificateId": CERTIFICATE}
+RELAY = "smtps://smtp.example.cn:465"
+IN_CHINA = {"SiteDomain": DOMAIN, "SiteServerCertificateId": CERTIFICATE, "SmtpUrl": RELAY}
 EDGE_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/bdpilot-prod-edge/0"
 
 
@@ -66,6 +67,14 @@ def test_china_stack_uses_only_what_cloudfront_china_has(template: dict[str, Any
     assert all(s["Principal"] == {"CanonicalUser": "<SiteOriginAccessIdentity.S3CanonicalUserId>"} for s in allowed)
     # Without the API host function the function learns the site's URL from its environment.
     assert resources["Function"]["Properties"]["Environment"]["Variables"]["BDPILOT_SITE_URL"] == f"https://{DOMAIN}"
+    # Mail through the relay, never SES (which the China regions do not have).
+    assert "MailSendPolicy" not in resources
+    for name in ("Function", "StaffFunction", "ReceiptFunction", "MailQueueFunction"):
+        variables = resources[name]["Properties"]["Environment"]["Variables"]
+        assert (variables["BDPILOT_MAIL"], variables["BDPILOT_SMTP_URL"]) == ("smtp", RELAY), name
+        assert variables["BDPILOT_MAIL_FROM"] == f"noreply@{DOMAIN}", name
+    assert not any("ses:" in str(r["Properties"]) for r in resources.values()
+                   if r["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Role"))
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "ap-east-1"])
@@ -88,6 +97,8 @@ def test_elsewhere_the_distribution_keeps_oac_and_its_functions(template: dict[s
     ("cn-north-1", {}, "SiteDomain is required"),
     ("cn-north-1", {"SiteDomain": DOMAIN}, "SiteServerCertificateId is required"),
     ("cn-northwest-1", {**IN_CHINA, "EdgeWebAclArn": EDGE_ACL}, "no us-east-1 edge web ACL"),
+    # No SES in China: the applicants' e-mails need the relay.
+    ("cn-north-1", {**IN_CHINA, "SmtpUrl": ""}, "SmtpUrl"),
     ("cn-northwest-1", IN_CHINA, None),
     # Everywhere: a domain needs one certificate, a certificate needs the domain.
     ("ap-east-1", {"SiteDomain": "apply.example.org"}, "SiteDomain needs"),

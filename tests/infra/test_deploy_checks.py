@@ -146,3 +146,28 @@ def test_quiet_alarm_minutes_follow_the_templates_bounds(template: dict[str, Any
         with pytest.raises(checks.DeployError):
             checks.check_quiet_alarm_minutes(bad, parameter)
 
+
+
+@pytest.mark.parametrize("extra, refused", [
+    (["--unit-deadline", "2020-12-14T17:00"], None),
+    (["--unit-deadline", "2020-12-14T17:00", "--deadline", "2020-12-01T17:00"], None),
+    (["--unit-deadline", "soon"], "--unit-deadline"),
+    (["--unit-deadline", "2020-11-30T17:00", "--deadline", "2020-12-01T17:00"], "--unit-deadline"),
+    (["--smtp-url", "smtps://smtp.example.cn:465", "--smtp-secret-parameter", "/bdpilot/prod/smtp"], None),
+    (["--smtp-url", "https://smtp.example.cn"], "--smtp-url"),
+    (["--smtp-url", "smtp://user:pw@smtp.example.cn:587"], "--smtp-url"),
+    (["--smtp-secret-parameter", "bdpilot/prod/smtp"], "--smtp-secret-parameter"),
+    (["--mail-from", "noreply@example.cn"], None),
+    (["--mail-from", "not an address"], "--mail-from"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else str(v))
+def test_review_and_mail_options_are_checked_as_the_functions_and_template_read_them(
+        template: dict[str, Any], extra: list[str], refused: str | None) -> None:
+    """What the functions would refuse at start (a unit deadline before the deadline) or the template's patterns
+    would reject after minutes of CloudFront, refused before anything is created."""
+    args = deploy.parse_args(["--stage", "test", *extra])
+    if refused is None:
+        checks.check_values(args, template, "ap-east-1")
+        return
+    with pytest.raises(checks.DeployError) as error:
+        checks.check_values(args, template, "ap-east-1")
+    assert refused in str(error.value)

@@ -47,6 +47,7 @@ STAGE = "prod"
 STACK = f"bdpilot-{STAGE}"
 EMAIL = "ops@example.org"
 DOMAIN = "sbdpilot.example.org"
+RELAY = "smtps://smtp.example.cn:465"
 ACM = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-000000000000"
 CHINA = "cn-northwest-1"
 FORM_SECRET = f"/bdpilot/{STAGE}/form-token-secret"
@@ -215,7 +216,9 @@ def _fake_package(harness: Harness) -> Callable[[Path, dict[str, Any]], Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
         archive = out_dir / package.ZIP_NAME
         archive.write_bytes(harness.zip_bytes())
-        package.staff_zip(archive).write_bytes(harness.zip_bytes())  # the staff function's, built beside it
+        # The staff, receipt and mail queue functions' zips, built beside it.
+        for beside in (package.staff_zip, package.receipt_zip, package.mailqueue_zip):
+            beside(archive).write_bytes(harness.zip_bytes())
         return archive
     return build
 
@@ -810,11 +813,12 @@ def test_the_edge_stack_alarms_the_stacks_address(aws: Harness) -> None:
 def test_china_deploys_with_its_domain_and_iam_certificate_and_directory_objects(china: Harness) -> None:
     certificate_id = china.server_certificate("bdpilot-site")
     code, out, err = china.run("--alarm-email", EMAIL, "--site-domain", DOMAIN,
-                               "--server-certificate-id", certificate_id)
+                               "--server-certificate-id", certificate_id, "--smtp-url", RELAY)
     assert code == 0, err
     assert china.stack()["StackStatus"] == "CREATE_COMPLETE"
     values = china.parameters()
     assert values["SiteServerCertificateId"] == certificate_id and values["SiteCertificateArn"] == ""
+    assert values["SmtpUrl"] == RELAY  # no SES in China: the applicants' e-mails go through the relay
     assert values["SiteDomain"] == DOMAIN and values["EdgeWebAclArn"] == ""
     # No edge stack: us-east-1 is another partition, and nothing was asked of it.
     assert "edge: no CloudFront-scope web ACL" in out
@@ -840,7 +844,8 @@ def test_china_deploys_with_its_domain_and_iam_certificate_and_directory_objects
     (["--site-domain", DOMAIN, "--certificate-arn", ACM, "--server-certificate-id", "ASCAEXAMPLE2ZLU6V4OQK"],
      "不支持 ACM"),
     (["--server-certificate-id", "ASCAEXAMPLE2ZLU6V4OQK"], "备案"),
-], ids=["no-domain", "domain-without-certificate", "acm", "acm-and-iam", "certificate-without-domain"])
+    (["--site-domain", DOMAIN, "--server-certificate-id", "ASCAEXAMPLE2ZLU6V4OQK", "--smtp-url", ""], "--smtp-url"),
+], ids=["no-domain", "domain-without-certificate", "acm", "acm-and-iam", "certificate-without-domain", "no-relay"])
 def test_china_refuses_what_cloudfront_there_cannot_do_before_anything_is_created(
         china: Harness, extra: list[str], message: str) -> None:
     code, _, err = china.run("--alarm-email", EMAIL, *extra)

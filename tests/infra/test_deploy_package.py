@@ -105,13 +105,18 @@ def test_closure_follows_imports_inside_functions_and_leaves_out_operator_tools(
 
 
 @pytest.fixture(scope="module")
-def unpacked(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], Path]:
-    """The built zip's entry names, and its bdpilot package unpacked (the dependencies in it are arm64 wheels,
-    which this machine may not load: the subprocess takes those from the venv)."""
-    out = tmp_path_factory.mktemp("zip")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The public function's zip, built once with the others beside it (staff, receipt, mail queue)."""
     from bdpilot.ops import stack
 
-    archive = deploy.build_package(out / "build", stack.load_template())
+    return deploy.build_package(tmp_path_factory.mktemp("zip") / "build", stack.load_template())
+
+
+@pytest.fixture(scope="module")
+def unpacked(archive: Path) -> tuple[set[str], Path]:
+    """The built zip's entry names, and its bdpilot package unpacked (the dependencies in it are arm64 wheels,
+    which this machine may not load: the subprocess takes those from the venv)."""
+    out = archive.parent.parent
     with zipfile.ZipFile(archive) as bundle:
         names = set(bundle.namelist())
         bundle.extractall(out / "unpacked", [n for n in names if n.startswith("bdpilot/")])
@@ -161,3 +166,25 @@ def test_handler_answers_from_the_zip_alone(unpacked: tuple[set[str], Path]) -> 
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert answer["status"] == 200 and answer["body"]["form_token"]
     assert answer["ops"] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("beside, roots", [
+    (package.receipt_zip, package.receipt_roots()),
+    (package.mailqueue_zip, (package.MAILQUEUE_HANDLER_MODULE,)),
+], ids=["receipt", "mailqueue"])
+def test_receipt_and_mail_queue_zips_hold_their_handlers_closure_and_its_dependencies(
+        archive: Path, beside: Any, roots: tuple[str, ...]) -> None:
+    """Each its own zip, built like the public one: the handler's import closure (for the receipt function also
+    the views it imports by name), its package data, the locked dependencies; no operator or console code."""
+    with zipfile.ZipFile(beside(archive)) as bundle:
+        names = set(bundle.namelist())
+    modules = closure.module_closure(deploy.PACKAGE_DIR, roots)
+    shipped = {n for n in names if n.startswith("bdpilot/") and n.endswith(".py")}
+    expected = {"bdpilot/" + closure.module_path(deploy.PACKAGE_DIR, m).relative_to(  # type: ignore[union-attr]
+        deploy.PACKAGE_DIR).as_posix() for m in modules}
+    assert shipped == expected
+    assert "bdpilot/domain/wording/mail.toml" in names  # the catalogue the e-mails are worded from
+    assert not [n for n in names if n.startswith(("bdpilot/ops/", "bdpilot/console/"))]
+    assert any(n.startswith("aws_lambda_powertools/") for n in names)  # the function lock's dependencies
+    assert not any(n.startswith(("boto3/", "botocore/")) for n in names)  # the runtime's own

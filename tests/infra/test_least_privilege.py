@@ -8,8 +8,9 @@ moto's evaluator differs from AWS in three ways, and `as_moto_evaluates` adapts 
 (the S3 statements pass through untouched, so S3 is checked down to the object prefix):
 - it authorizes DynamoDB requests against the resource "*", so a statement naming the table never matches:
   DynamoDB resources become "*" (tests/infra/test_template.py asserts they name the table);
-- it checks the operation name, and AWS has no dynamodb:TransactWriteItems action (AWS checks PutItem for each
-  Put in the transaction): where PutItem is allowed, TransactWriteItems is added;
+- it checks the operation name, and AWS has no dynamodb:TransactWriteItems action (AWS checks PutItem, UpdateItem
+  or ConditionCheckItem for each item of the transaction): where one of those is allowed, TransactWriteItems is
+  added;
 - it ignores condition operators other than StringEquals, so the dynamodb:LeadingKeys condition on GetItem is
   not exercised here.
 """
@@ -41,7 +42,7 @@ def as_moto_evaluates(document: dict[str, Any]) -> dict[str, Any]:
         actions = [statement["Action"]] if isinstance(statement["Action"], str) else list(statement["Action"])
         if any(action.startswith("dynamodb:") for action in actions):
             statement["Resource"] = "*"
-            if "dynamodb:PutItem" in actions:
+            if {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"} & set(actions):
                 actions.append("dynamodb:TransactWriteItems")
         statement["Action"] = actions
         adapted.append(statement)

@@ -18,7 +18,8 @@ from tests.infra.cfn_eval import Stack
 ROOT = Path(__file__).resolve().parents[2]
 EDGE = ROOT / "infra" / "edge.yaml"
 STACK_POLICY = ROOT / "infra" / "stack-policy.json"
-CUSTOM_METRICS = {"SubmissionAccepted", "SubmissionRejected", "StorageUnavailable", "UnexpectedError"}
+CUSTOM_METRICS = {"SubmissionAccepted", "SubmissionRejected", "StorageUnavailable", "UnexpectedError", "MailFailed",
+                  "MailQueueAge"}
 SERVICE = [{"Name": "service", "Value": "bdpilot"}]
 EDGE_ACL = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/bdpilot-prod-edge/0"
 
@@ -71,7 +72,7 @@ def test_function_emits_into_the_namespace_the_alarms_read(resources: dict[str, 
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "bdpilot"
     assert variables["POWERTOOLS_SERVICE_NAME"] == "bdpilot"  # Powertools' default dimension service=<this>
     custom = {m for a in alarms(resources).values() for ns, m, _ in watched(a) if ns == "bdpilot"}
-    assert custom == {"SubmissionAccepted", "StorageUnavailable", "UnexpectedError"}
+    assert custom == {"SubmissionAccepted", "StorageUnavailable", "UnexpectedError", "MailFailed", "MailQueueAge"}
 
 
 def test_metric_names_are_documented_for_operators(resources: dict[str, Any]) -> None:
@@ -172,11 +173,38 @@ def test_waf_blocks_alarm_on_both_web_acls(resources: dict[str, Any], edge: dict
         assert alarm["Statistic"] == "Sum" and alarm["TreatMissingData"] == "notBreaching"
 
 
+def test_a_mail_failure_or_a_failing_mail_queue_alarms(resources: dict[str, Any]) -> None:
+    """Mail that cannot be sent is queued, never lost (infra/adr/0019), but the applicant waits: one failure in
+    five minutes, or the queue's function failing, tells the operator."""
+    failed = alarms(resources)["MailFailedAlarm"]
+    assert watched(failed) == [("bdpilot", "MailFailed", SERVICE)]
+    queue = alarms(resources)["MailQueueErrorsAlarm"]
+    assert watched(queue) == [("AWS/Lambda", "Errors", [{"Name": "FunctionName",
+                                                         "Value": {"Ref": "MailQueueFunction"}}])]
+    for alarm in (failed, queue):
+        assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 300, 1)
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        assert alarm["TreatMissingData"] == "notBreaching"
+    # Half an hour in the queue: every retry failed.
+    age = alarms(resources)["MailQueueAgeAlarm"]
+    assert watched(age) == [("bdpilot", "MailQueueAge", SERVICE)]
+    assert (age["Statistic"], age["Threshold"], age["ComparisonOperator"]) == (
+        "Maximum", 30 * 60, "GreaterThanOrEqualToThreshold")
+
+
+def test_alarmed_mail_metrics_are_the_ones_the_code_emits() -> None:
+    from bdpilot.web import metrics
+
+    assert (metrics.MAIL_FAILED, metrics.MAIL_QUEUE_AGE) == ("MailFailed", "MailQueueAge")
+    assert metrics.NAMESPACE == "bdpilot" and metrics.SERVICE == "bdpilot"
+
+
 def test_every_alarm_reaches_the_alarm_email(resources: dict[str, Any], template: dict[str, Any]) -> None:
     found = alarms(resources)
     assert set(found) >= {"UnexpectedErrorAlarm", "StorageUnavailableAlarm", "NoSubmissionAlarm",
                           "FunctionErrorsAlarm", "FunctionThrottlesAlarm", "Api5xxRateAlarm", "Api4xxRateAlarm",
-                          "ApiWafBlocksAlarm", "TableThrottlesAlarm"}
+                          "ApiWafBlocksAlarm", "TableThrottlesAlarm", "MailFailedAlarm", "MailQueueErrorsAlarm",
+                          "MailQueueAgeAlarm"}
     for name, alarm in found.items():
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
         assert alarm["AlarmDescription"], name
@@ -254,7 +282,8 @@ def test_waf_logs_blocks_only(template: dict[str, Any], edge: dict[str, Any], wh
 
 @pytest.mark.parametrize("region, edge_acl", [("ap-east-1", EDGE_ACL), ("us-east-1", ""), ("cn-north-1", "")])
 def test_dashboard_shows_what_every_alarm_watches(template: dict[str, Any], region: str, edge_acl: str) -> None:
-    china = {"SiteDomain": "apply.example.cn", "SiteServerCertificateId": "ASCA0123456789ABCDEF"}
+    china = {"SiteDomain": "apply.example.cn", "SiteServerCertificateId": "ASCA0123456789ABCDEF",
+             "SmtpUrl": "smtp://smtp.example.cn:587"}
     parameters = {"EdgeWebAclArn": edge_acl, "QuietHoursAlarmMinutes": 60, **(china if region.startswith("cn-")
                                                                                   else {})}
     rendered = Stack(template, region, parameters)

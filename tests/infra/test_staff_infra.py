@@ -10,7 +10,7 @@ import pytest
 from bdpilot import settings
 from bdpilot.ops import local
 from bdpilot.ops.deploy import package
-from tests.infra.test_template import as_list, of_type, statements, sub_text
+from tests.infra.test_template import MAIL_POLICIES, as_list, of_type, statements, sub_text
 
 STAFF_TABLES = ("UnitsTable", "StaffTable", "AuditTable")
 
@@ -41,13 +41,16 @@ def test_the_staff_function_has_its_own_role_zip_and_environment(resources: dict
     assert props["Runtime"] == public["Runtime"] and props["Architectures"] == ["arm64"]
     assert props["Role"] == {"Fn::GetAtt": ["StaffRole", "Arn"]}
     assert props["Code"]["S3Key"] == {"Ref": "StaffCodeKey"}
-    assert resources["StaffRole"]["Properties"]["ManagedPolicyArns"] == [{"Ref": "StaffPolicy"}]
+    assert resources["StaffRole"]["Properties"]["ManagedPolicyArns"] == [{"Ref": "StaffPolicy"}, *MAIL_POLICIES]
     variables = props["Environment"]["Variables"]
     for variable, logical in {"BDPILOT_UNITS_TABLE": "UnitsTable", "BDPILOT_STAFF_TABLE": "StaffTable",
                               "BDPILOT_AUDIT_TABLE": "AuditTable", "BDPILOT_TABLE": "SubmissionsTable"}.items():
         assert variables[variable] == {"Ref": logical}
-    # Every variable the function reads is one settings knows.
-    assert {v for v in variables if v.startswith("BDPILOT_")} - {"BDPILOT_SITE_URL"} <= set(settings.NAMES)
+    # Every variable the function reads is one settings knows; the review window and e-mail are set.
+    assert {v for v in variables if v.startswith("BDPILOT_")} <= set(settings.NAMES)
+    assert variables["BDPILOT_UNIT_DEADLINE"] == {"Ref": "UnitDeadlineOverride"}
+    assert variables["BDPILOT_SHOW_RESULTS"] == {"Ref": "ShowResults"}
+    assert {"BDPILOT_MAIL", "BDPILOT_MAIL_FROM", "BDPILOT_SITE_URL"} <= set(variables)
 
 
 def test_the_staff_policy_names_its_tables_and_never_changes_audit_or_submissions(resources: dict[str, Any]) -> None:
@@ -59,8 +62,14 @@ def test_the_staff_policy_names_its_tables_and_never_changes_audit_or_submission
                 if r == {"Fn::GetAtt": [logical, "Arn"]} or sub_text(r).startswith("${" + logical + ".Arn}")}
 
     assert actions_on("AuditTable") == {"dynamodb:PutItem", "dynamodb:Query"}
-    assert actions_on("UnitsTable") == {"dynamodb:GetItem", "dynamodb:Query"}
-    assert actions_on("SubmissionsTable") == {"dynamodb:GetItem", "dynamodb:Query"}
+    # Review: decisions and 提交推荐 are transactions of Updates and ConditionChecks; never a Delete.
+    assert actions_on("UnitsTable") == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem",
+                                        "dynamodb:ConditionCheckItem", "dynamodb:BatchGetItem"}
+    assert actions_on("SubmissionsTable") == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}
+    (queue,) = [s for s in found if "dynamodb:PutItem" in as_list(s["Action"])
+                and s["Resource"] == {"Fn::GetAtt": ["SubmissionsTable", "Arn"]}]
+    assert as_list(queue["Action"]) == ["dynamodb:PutItem"]  # only queued mail
+    assert queue["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["MAIL#*"]}}
     writable = {sub_text(r) for s in found if "s3:PutObject" in as_list(s["Action"]) for r in as_list(s["Resource"])}
     assert writable == {"${SubmissionsBucket.Arn}/exports/*"}
     public = statements(resources["FunctionPolicy"]["Properties"]["PolicyDocument"])
@@ -78,7 +87,7 @@ def test_the_api_sends_staff_and_everything_under_it_to_the_staff_function(resou
     assert all(m["HttpMethod"] == "ANY" and m["Integration"]["Type"] == "AWS_PROXY" for m in methods.values())
     assert resources["ApiStaffResource"]["Properties"]["PathPart"] == "staff"
     assert resources["ApiStaffProxyResource"]["Properties"]["PathPart"] == "{proxy+}"
-    assert {"ApiAnyStaff", "ApiAnyStaffProxy"} <= set(resources["ApiDeploymentV2"]["DependsOn"])
+    assert {"ApiAnyStaff", "ApiAnyStaffProxy"} <= set(resources["ApiDeploymentV3"]["DependsOn"])
     arns = {sub_text(p["Properties"]["SourceArn"]).rsplit("${Api}", 1)[1]
             for p in of_type(resources, "AWS::Lambda::Permission").values()
             if p["Properties"]["FunctionName"] == {"Fn::GetAtt": ["StaffFunction", "Arn"]}}

@@ -36,13 +36,19 @@ class Created:
     documents: dict[str, dict[str, Any]]
     arns: dict[str, str]  # output name of a table -> its ARN
 
-    def session(self, policy: str, table: str) -> boto3.Session:
-        """A user holding `policy` as AWS would apply it to `table` (an output name such as AuditTableName)."""
+    def session(self, policy: str, table: str, *, keyed: bool = False) -> boto3.Session:
+        """A user holding `policy` as AWS would apply it to `table` (an output name such as AuditTableName).
+        `keyed`: as AWS applies it to items whose keys no dynamodb:LeadingKeys condition admits (moto does not
+        evaluate those conditions, so it would grant them for any key): the conditioned statements are left out."""
         import json
 
         iam = boto3.client("iam")
-        name = f"{policy}-{table}"
-        document = as_moto_evaluates(for_table(self.documents[policy], self.arns[table]))
+        name = f"{policy}-{table}{'-keyed' if keyed else ''}"
+        chosen = for_table(self.documents[policy], self.arns[table])
+        if keyed:
+            chosen = {**chosen, "Statement": [s for s in chosen["Statement"]
+                                              if "dynamodb:LeadingKeys" not in json.dumps(s.get("Condition", {}))]}
+        document = as_moto_evaluates(chosen)
         iam.create_user(UserName=name)
         iam.put_user_policy(UserName=name, PolicyName="stack", PolicyDocument=json.dumps(document))
         key = iam.create_access_key(UserName=name)["AccessKey"]
@@ -108,7 +114,9 @@ def test_the_staff_function_reads_submissions_but_never_writes_them(created: Cre
     root_s3.put_object(Bucket=bucket, Key="uploads/u1", Body=b"%PDF-")
     boto3.client("dynamodb").put_item(TableName=table, Item={
         "pk": {"S": "SUB#BD-X"}, "entity": {"S": "SUB"}, "received_at": {"S": "2020-11-20T10:00:00+08:00"}})
-    session = created.session("staff", "TableName")
+    # Its one write on the table, PutItem of MAIL# items (queued mail), is conditioned on the key: for the SUB#
+    # keys used here AWS leaves it out (tests/infra/test_staff_infra.py checks the condition).
+    session = created.session("staff", "TableName", keyed=True)
     s3, dynamodb = session.client("s3"), session.client("dynamodb")
 
     assert enforced(lambda: s3.get_object(Bucket=bucket, Key="submissions/BD-X/record.json")["Body"].read()) == b"{}"
@@ -155,6 +163,34 @@ def test_the_staff_function_reads_unit_items_and_manages_accounts(created: Creat
     enforced(lambda: accounts.update_item(TableName=staff, Key={"pk": {"S": "ACCOUNT#a@example.cn"}},
                                           UpdateExpression="SET disabled = :d",
                                           ExpressionAttributeValues={":d": {"BOOL": True}}))
+
+
+def test_the_staff_function_records_decisions_on_unit_items_but_never_deletes_one(created: Created) -> None:
+    """Review (issue 13): a decision is a transaction of Updates (the item, the unit's #UNIT counter), 提交推荐
+    adds ConditionChecks, MIIT's progress reads #UNIT items in batches. A unit item is never deleted."""
+    units = created.outputs["UnitsTableName"]
+    boto3.client("dynamodb").put_item(TableName=units, Item=unit_item())
+    boto3.client("dynamodb").put_item(TableName=units, Item={"unit": {"S": "河北省"}, "reference": {"S": "#UNIT"},
+                                                             "proposed": {"N": "0"}, "submitted": {"N": "0"}})
+    dynamodb = created.session("staff", "UnitsTableName").client("dynamodb")
+    key = {"unit": {"S": "河北省"}, "reference": {"S": "BD-2020-0001"}}
+    state = {"unit": {"S": "河北省"}, "reference": {"S": "#UNIT"}}
+    enforced(lambda: dynamodb.update_item(TableName=units, Key=key, UpdateExpression="SET #s = :s ADD rev :one",
+                                          ExpressionAttributeNames={"#s": "status"},
+                                          ExpressionAttributeValues={":s": {"S": "proposed"}, ":one": {"N": "1"}}))
+    enforced(lambda: dynamodb.transact_write_items(TransactItems=[
+        {"ConditionCheck": {"TableName": units, "Key": key, "ConditionExpression": "rev = :r",
+                            "ExpressionAttributeValues": {":r": {"N": "1"}}}},
+        {"Update": {"TableName": units, "Key": state, "UpdateExpression": "SET submitted = :one",
+                    "ConditionExpression": "submitted = :zero",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}}}}]))
+    batch = enforced(lambda: dynamodb.batch_get_item(RequestItems={units: {"Keys": [state]}}))
+    assert batch["Responses"][units][0]["submitted"] == {"N": "1"}
+
+    assert denied(lambda: dynamodb.delete_item(TableName=units, Key=key))
+    assert denied(lambda: dynamodb.batch_write_item(RequestItems={units: [{"DeleteRequest": {"Key": key}}]}))
+    assert denied(lambda: dynamodb.put_item(TableName=units, Item=unit_item(reference="BD-2020-0009")))
+    assert denied(lambda: dynamodb.scan(TableName=units))
 
 
 def test_the_public_function_writes_unit_items_and_reads_no_staff_data(created: Created) -> None:

@@ -28,6 +28,12 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# What every function that e-mails applicants gets besides its own policy: SES outside China, the relay's login
+# when there is one.
+MAIL_POLICIES = [{"Fn::If": ["SendsWithSes", {"Ref": "MailSendPolicy"}, {"Ref": "AWS::NoValue"}]},
+                 {"Fn::If": ["HasSmtpSecret", {"Ref": "SmtpSecretPolicy"}, {"Ref": "AWS::NoValue"}]}]
+
+
 def sub_text(value: Any) -> str:
     """The text of a Fn::Sub (either form), for asserting on ARN shapes."""
     if isinstance(value, dict) and "Fn::Sub" in value:
@@ -106,7 +112,8 @@ def test_function_configuration(resources: dict[str, Any], template: dict[str, A
     assert props["Runtime"] == "python3.12" and props["Handler"] == "bdpilot.web.api.handler"
     assert set(props["Environment"]["Variables"]) == {"BDPILOT_TABLE", "BDPILOT_BUCKET", "BDPILOT_SECRET_PARAMETER",
                                                       "BDPILOT_DEADLINE", "BDPILOT_STAGE", "BDPILOT_SITE_URL",
-                                                      "BDPILOT_UNITS_TABLE",
+                                                      "BDPILOT_UNITS_TABLE", "BDPILOT_MAIL", "BDPILOT_MAIL_FROM",
+                                                      "BDPILOT_SMTP_URL", "BDPILOT_SMTP_SECRET_PARAMETER",
                                                       "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
     # The form-token secret is never in the template, its parameters or the environment: only the name and the
     # pinned version of the SSM SecureString (tests/integration/test_secret_parameter.py reads it).
@@ -121,7 +128,8 @@ def test_function_configuration(resources: dict[str, Any], template: dict[str, A
 
 def function_statements(resources: dict[str, Any]) -> list[dict[str, Any]]:
     role = resources["FunctionRole"]["Properties"]
-    assert role["ManagedPolicyArns"] == [{"Ref": "FunctionPolicy"}]
+    # Its own policy, and the e-mail policies every sender shares (tests/infra/test_receipt_and_mail_infra.py).
+    assert role["ManagedPolicyArns"] == [{"Ref": "FunctionPolicy"}, *MAIL_POLICIES]
     # A copy: += on the template's own list would change the session-wide parsed template for later tests.
     found = list(statements(resources["FunctionPolicy"]["Properties"]["PolicyDocument"]))
     for inline in role["Policies"]:
@@ -181,6 +189,8 @@ def api_routes(resources: dict[str, Any]) -> dict[str, str]:
         props = method["Properties"]
         if "${StaffFunction.Arn}" in sub_text(props["Integration"]["Uri"]):
             continue  # the console's /staff routes: tests/infra/test_staff_infra.py
+        if "${ReceiptFunction.Arn}" in sub_text(props["Integration"]["Uri"]):
+            continue  # /api/receipt*: tests/infra/test_receipt_and_mail_infra.py
         assert props["Integration"]["Type"] == "AWS_PROXY"
         assert "${Function.Arn}" in sub_text(props["Integration"]["Uri"])
         paths[path_of(props["ResourceId"]["Ref"])] = props["HttpMethod"]
@@ -189,7 +199,7 @@ def api_routes(resources: dict[str, Any]) -> dict[str, str]:
 
 def test_api_routes_are_the_handlers_routes(resources: dict[str, Any]) -> None:
     assert api_routes(resources) == api.ROUTES
-    deployment = resources["ApiDeploymentV2"]
+    deployment = resources["ApiDeploymentV3"]
     assert set(deployment["DependsOn"]) >= set(of_type(resources, "AWS::ApiGateway::Method"))
 
 

@@ -208,3 +208,49 @@ def test_staff_invite_prints_a_link_the_local_console_answers_and_a_restart_keep
         assert again.status_code == 200 and "lead@example.cn" in again.text
     finally:
         stop_live(second)
+
+
+def _eml(to: str, subject: str, text: str, date: str) -> bytes:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "申报系统 <noreply@example.cn>"
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = date
+    message.set_content(text, charset="utf-8")  # base64 or quoted-printable on the wire: the page decodes it
+    return bytes(message)
+
+
+def test_the_outbox_lists_sent_mail_newest_first_and_shows_each_decoded(live):
+    """The local run keeps mail as .eml files (bdpilot.store.mailer, outbox mode) in <data>/outbox and shows them
+    at /outbox/; a file written here stands for what the mailer writes."""
+    folder = live.data_dir / "outbox"
+    older, newer = "20191115T020000000000Z-0a1b2c3d.eml", "20191115T030000000000Z-4e5f6a7b.eml"
+    (folder / older).write_bytes(_eml("a@example.cn", "申报回执：BD-2020-0001",
+                                      "您的申报已受理。\n申报编号：BD-2020-0001", "Fri, 15 Nov 2019 02:00:00 +0000"))
+    (folder / newer).write_bytes(_eml("b@example.cn", "退回修改通知", "请在截止时间前修改：https://x/api/receipt?t=abc",
+                                      "Fri, 15 Nov 2019 03:00:00 +0000"))
+    (folder / "notes.txt").write_text("not a message")
+    try:
+        page = requests.get(live.url + "outbox/")
+        assert page.status_code == 200 and page.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert "本地发件箱" in page.text and "notes.txt" not in page.text
+        # Newest first, with the time in Beijing time, the recipient and the subject linking to the message.
+        assert page.text.index("退回修改通知") < page.text.index("申报回执：BD-2020-0001")
+        assert "2019年11月15日 11:00:00" in page.text and "b@example.cn" in page.text
+        assert f'href="/outbox/{newer}"' in page.text
+
+        shown = requests.get(live.url + f"outbox/{older}")
+        assert shown.status_code == 200 and shown.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert "主题：申报回执：BD-2020-0001" in shown.text and "收件人：a@example.cn" in shown.text
+        assert "您的申报已受理。\n申报编号：BD-2020-0001" in shown.text  # the body, MIME decoded
+        assert "base64" not in shown.text and "=?utf-8?" not in shown.text
+
+        for missing in ("outbox/notes.txt", "outbox/..%2Fsecret", "outbox/20191115T020000000000Z-00000000.eml"):
+            assert requests.get(live.url + missing).status_code == 404, missing
+        # The site's own pages are unaffected; a POST is not the outbox's.
+        assert requests.post(live.url + "outbox/").status_code == 405
+    finally:
+        for name in (older, newer, "notes.txt"):
+            (folder / name).unlink(missing_ok=True)

@@ -22,7 +22,8 @@ TEMPLATE_PATH = Path(__file__).resolve().parents[3] / "infra" / "template.yaml"
 # API Gateway stages, validators and gateway responses: it would skip them with a warning and then fail on, or
 # silently drop, references to them. (tests/infra/test_stack_in_moto.py checks this list against moto's own.)
 # The Lambda function is skipped on purpose: moto can create it, but only from a code zip already in S3, and
-# locally the handler runs in-process anyway; its Permission exists only to attach to it.
+# locally the handler runs in-process anyway; its Permission exists only to attach to it. The mail queue's
+# EventBridge schedule targets a function, so it goes too (moto refuses a target that is not an ARN).
 # Kept resources that refer to a skipped one get the placeholder `moto-skipped-<LogicalId>` instead (e.g. the
 # CORS origin of the submissions bucket when SiteDomain is empty); outputs that refer to one are left out.
 MOTO_SKIPPED_TYPES: frozenset[str] = frozenset(
@@ -41,6 +42,7 @@ MOTO_SKIPPED_TYPES: frozenset[str] = frozenset(
         "AWS::SNS::Subscription",
         "AWS::Lambda::Function",
         "AWS::Lambda::Permission",
+        "AWS::Events::Rule",
         "AWS::WAFv2::LoggingConfiguration", "AWS::CloudFront::CloudFrontOriginAccessIdentity", "AWS::ApiGateway::Account",  # noqa: E501
     }
 )
@@ -51,6 +53,8 @@ LOCAL_PARAMETERS: dict[str, str] = {
     "CodeBucket": "moto-no-code",
     "CodeKey": "none.zip",
     "StaffCodeKey": "none.zip",
+    "ReceiptCodeKey": "none.zip",
+    "MailQueueCodeKey": "none.zip",
     # Read only by CloudFront and the API's web ACL, both skipped in moto.
     "OriginVerifySecret": "local-only-origin-verify-secret-not-for-production",
 }

@@ -50,6 +50,8 @@ from bdpilot.ops.deploy.package import (
     build_package,
     ensure_artifacts_bucket,
     lambda_platform,
+    mailqueue_zip,
+    receipt_zip,
     runtime_requirements,
     settle_artifacts,
     staff_zip,
@@ -155,6 +157,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--quiet-alarm-minutes", help="alarm after this many minutes without an accepted "
                         "submission, 0 = off (at most 1440); default: the stack's current value (new stack: 0)")
     parser.add_argument("--reserved-concurrency", help="function concurrency cap (0 = unreserved)")
+    parser.add_argument("--unit-deadline", help="ISO 8601 datetime by which the recommending units submit their "
+                        "lists, Beijing time unless it has an offset ('' = campaign's, or the same gap after "
+                        "--deadline)")
+    parser.add_argument("--show-results", choices=("0", "1"), help="1 = applicants see whether they are "
+                        "recommended on their receipt page; 0 = only that the review is under way")
+    parser.add_argument("--mail-from", help="sender of applicants' e-mails (outside China an SES-verified identity; "
+                        "'' = noreply@<site domain>)")
+    parser.add_argument("--smtp-url", help="SMTP relay for applicants' e-mails, smtp://host:port (STARTTLS) or "
+                        "smtps://host:port: required in China (no SES); elsewhere '' = SES")
+    parser.add_argument("--smtp-secret-parameter", help="name of the SSM SecureString holding the relay's "
+                        "user:password, e.g. /bdpilot/prod/smtp ('' = no login)")
     parser.add_argument("--rotate-secret", action="store_true", help="write a new version of the form-token secret "
                         "(SSM /bdpilot/<stage>/form-token-secret); forms open at that moment need a reload")
     return parser.parse_args(argv)
@@ -215,6 +228,8 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
         ensure_artifacts_bucket(s3, artifacts, region)
         code_key = upload_artifact(s3, artifacts, archive, f"{args.stage}/function")
         staff_key = upload_artifact(s3, artifacts, staff_zip(archive), f"{args.stage}/staff")
+        receipt_key = upload_artifact(s3, artifacts, receipt_zip(archive), f"{args.stage}/receipt")
+        mailqueue_key = upload_artifact(s3, artifacts, mailqueue_zip(archive), f"{args.stage}/mailqueue")
         # CloudFormation copies the template when the change set is made: the upload is never needed again.
         template_key = upload_artifact(s3, artifacts, TEMPLATE, f"{args.stage}/template", state=SUPERSEDED)
         suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
@@ -228,11 +243,19 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
             "CodeBucket": artifacts,
             "CodeKey": code_key,
             "StaffCodeKey": staff_key,
+            "ReceiptCodeKey": receipt_key,
+            "MailQueueCodeKey": mailqueue_key,
             "SiteDomain": args.site_domain if args.site_domain is not None else keep,
             "SiteCertificateArn": args.certificate_arn if args.certificate_arn is not None else keep,
             "SiteServerCertificateId": args.server_certificate_id if args.server_certificate_id is not None else keep,
             "AlarmEmail": args.alarm_email if args.alarm_email is not None else keep,
             "DeadlineOverride": args.deadline if args.deadline is not None else keep,
+            "UnitDeadlineOverride": args.unit_deadline if args.unit_deadline is not None else keep,
+            # "0" or "1"; None = the previous value, or on create the template's default ("0").
+            "ShowResults": args.show_results,
+            "MailFrom": args.mail_from if args.mail_from is not None else keep,
+            "SmtpUrl": args.smtp_url if args.smtp_url is not None else keep,
+            "SmtpSecretParameter": args.smtp_secret_parameter if args.smtp_secret_parameter is not None else keep,
             # A Number: never "" (None = the previous value, or on create the template's default, 0).
             "QuietHoursAlarmMinutes": args.quiet_alarm_minutes,
             "ReservedConcurrency": args.reserved_concurrency if args.reserved_concurrency is not None else
@@ -243,19 +266,20 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
             "AppSecretVersion": str(secret_version),
             **secret_parameters(None if previous is None else set(previous)),
         }
-        old_code = _previous_code_key(state, artifacts)
-        old_staff = _previous_code_key(state, artifacts, "StaffCodeKey")
+        # Each function's zip: (the key the stack has now, the one this deploy uploaded).
+        zips = [(_previous_code_key(state, artifacts, parameter), parameters[parameter])
+                for parameter in ("CodeKey", "StaffCodeKey", "ReceiptCodeKey", "MailQueueCodeKey")]
         policy = STACK_POLICY.read_text(encoding="utf-8") if STACK_POLICY.is_file() else None
         try:
             outputs = deploy_stack(cfn, stack_name, template_url, parameters, stack_policy=policy,
                                    protected=PROTECTED)
         except DeployError:
             # The stack kept (or rolled back to) its previous zip; the new one is litter unless it is that zip.
-            settle_artifacts(s3, artifacts, live=old_code, previous=None, new=code_key)
-            settle_artifacts(s3, artifacts, live=old_staff, previous=None, new=staff_key)
+            for old, new in zips:
+                settle_artifacts(s3, artifacts, live=old, previous=None, new=new)  # type: ignore[arg-type]
             raise
-        settle_artifacts(s3, artifacts, live=code_key, previous=old_code, new=code_key)
-        settle_artifacts(s3, artifacts, live=staff_key, previous=old_staff, new=staff_key)
+        for old, new in zips:
+            settle_artifacts(s3, artifacts, live=new, previous=old, new=new)  # type: ignore[arg-type]
 
         uploaded, deleted = sync_site(s3, outputs["SiteBucketName"], site, directory_keys=in_china(region))
         print(f"site: {uploaded} files uploaded, {deleted} removed")

@@ -101,6 +101,36 @@ def check_values(args: Any, template: Mapping[str, Any], region: str | None) -> 
     if args.alarm_email and not EMAIL.fullmatch(args.alarm_email):
         raise refuse(wording.text("ops.checks.alarm_email", email=args.alarm_email),
                      f"--alarm-email {args.alarm_email!r} is not an e-mail address.")
+    check_review_and_mail(args, parameters)
+
+
+# The mail options, their template parameters and what each should look like (the parameters' AllowedPattern).
+MAIL_OPTIONS = (("smtp_url", "SmtpUrl", "smtp://host:port or smtps://host:port"),
+                ("smtp_secret_parameter", "SmtpSecretParameter", "an SSM parameter name such as /bdpilot/prod/smtp"),
+                ("mail_from", "MailFrom", "an e-mail address"))
+
+
+def check_review_and_mail(args: Any, parameters: Mapping[str, Any]) -> None:
+    """--unit-deadline as the functions read it (never before the applicants' deadline, or they refuse to start)
+    and the mail options against the template's patterns, before the change set."""
+    raw = getattr(args, "unit_deadline", None)
+    if raw:
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            value = None
+        value = value if value is None or value.tzinfo else value.replace(tzinfo=campaign.TZ)
+        deadline = parse_deadline(args.deadline) if args.deadline else campaign.DEADLINE
+        if value is None or value < deadline:
+            raise refuse(wording.text("ops.checks.unit_deadline", raw=raw),
+                         f"--unit-deadline {raw!r} is not an ISO 8601 date-time, or is before the deadline.")
+        print(f"unit deadline: {value.astimezone(campaign.TZ):%Y-%m-%d %H:%M} Beijing time")
+    for option, parameter, hint in MAIL_OPTIONS:
+        given, pattern = getattr(args, option, None), parameters.get(parameter, {}).get("AllowedPattern")
+        if given and pattern and not re.fullmatch(pattern, given):
+            flag = "--" + option.replace("_", "-")
+            raise refuse(wording.text("ops.checks.mail_option", option=flag, value=given, hint=hint),
+                         f"{flag} {given!r} is not {hint}.")
 
 
 def check_quiet_alarm_minutes(raw: str, parameter: Mapping[str, Any]) -> int:
@@ -138,6 +168,10 @@ def check_combination(args: Any, previous: Mapping[str, str] | None, region: str
             raise refuse(wording.text("ops.checks.china_needs_server_certificate", domain=domain),
                          f"The site domain {domain} needs its certificate: in {region} pass "
                          "--server-certificate-id (an IAM server certificate uploaded with --path /cloudfront/...).")
+        if not effective(getattr(args, "smtp_url", None), "SmtpUrl"):
+            raise refuse(wording.text("ops.checks.china_needs_smtp", region=region),
+                         f"{region} has no Amazon SES: applicants' e-mails go through an SMTP relay; pass "
+                         "--smtp-url smtp://host:port (or smtps://host:port).")
     elif certificate and server_certificate:
         # Switching kinds on a stack: name the one the stack has, which this deploy would otherwise keep.
         kept = ("--server-certificate-id" if args.server_certificate_id is None else

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 HANDLER_MODULE = "bdpilot.web.api"
@@ -43,10 +44,11 @@ def imported_names(source: Path, module: str) -> set[str]:
     return names
 
 
-def module_closure(package_dir: Path, root: str = HANDLER_MODULE) -> set[str]:
-    """`root` and every bdpilot module it reaches, with the packages (`__init__`) that importing them runs."""
+def module_closure(package_dir: Path, root: str | Sequence[str] = HANDLER_MODULE) -> set[str]:
+    """`root` and every bdpilot module it reaches, with the packages (`__init__`) that importing them runs.
+    Several roots: a handler and the modules it imports by name at run time (importlib), which the AST cannot see."""
     seen: set[str] = set()
-    pending = [root]
+    pending = [root] if isinstance(root, str) else list(root)
     while pending:
         module = pending.pop()
         if module in seen or (module != PACKAGE and not module.startswith(PACKAGE + ".")):
@@ -68,7 +70,7 @@ def package_data(pyproject: Path) -> dict[str, list[str]]:
     return data
 
 
-def function_files(package_dir: Path, pyproject: Path, root: str = HANDLER_MODULE) -> list[Path]:
+def function_files(package_dir: Path, pyproject: Path, root: str | Sequence[str] = HANDLER_MODULE) -> list[Path]:
     """The files under `package_dir` the function needs: its module closure and those packages' data."""
     modules = module_closure(package_dir, root)
     chosen: set[Path] = set()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,14 @@ STAFF_ZIP_NAME = "bdpilot-staff.zip"
 STAFF_FUNCTION_LOGICAL_ID = "StaffFunction"
 STAFF_LOCK = ROOT / "requirements" / "staff.txt"
 STAFF_HANDLER_MODULE = "bdpilot.console.app"
+# The applicants' receipt function and the mail queue: a zip each, the closure of their own handler, with the public
+# function's lock (they run intake and mail code, no console code and no password hashing).
+RECEIPT_ZIP_NAME = "bdpilot-receipt.zip"
+RECEIPT_FUNCTION_LOGICAL_ID = "ReceiptFunction"
+RECEIPT_HANDLER_MODULE = "bdpilot.web.receipt"
+MAILQUEUE_ZIP_NAME = "bdpilot-mailqueue.zip"
+MAILQUEUE_FUNCTION_LOGICAL_ID = "MailQueueFunction"
+MAILQUEUE_HANDLER_MODULE = "bdpilot.web.mailqueue"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip, byte for byte
 
 # Artifacts are tagged so the bucket's lifecycle can expire what no stack uses any more, and only that:
@@ -89,15 +97,26 @@ def files(root: Path) -> Iterator[Path]:
             yield path
 
 
+def receipt_roots() -> tuple[str, ...]:
+    """The receipt handler and the view modules it imports by name when the first request arrives (importlib:
+    invisible to the AST, so named here from the handler's own list)."""
+    from bdpilot.web import receipt
+
+    return (RECEIPT_HANDLER_MODULE, *receipt.VIEW_MODULES)
+
+
 def build_package(out_dir: Path, template: Mapping[str, Any] | None = None) -> Path:
-    """Build the public function's zip and, beside it, the staff function's (STAFF_ZIP_NAME); return the public
-    one's path (`staff_zip(path)` is the other)."""
+    """Build the public function's zip and, beside it, the staff, receipt and mail queue functions' (STAFF_ZIP_NAME,
+    RECEIPT_ZIP_NAME, MAILQUEUE_ZIP_NAME); return the public one's path (`staff_zip(path)` etc. are the others)."""
     if template is None:
         from bdpilot.ops import stack
 
         template = stack.load_template()
     archive = build_zip(out_dir, template, FUNCTION_LOGICAL_ID, closure.HANDLER_MODULE, FUNCTION_LOCK, ZIP_NAME)
     build_zip(out_dir, template, STAFF_FUNCTION_LOGICAL_ID, STAFF_HANDLER_MODULE, STAFF_LOCK, STAFF_ZIP_NAME)
+    build_zip(out_dir, template, RECEIPT_FUNCTION_LOGICAL_ID, receipt_roots(), FUNCTION_LOCK, RECEIPT_ZIP_NAME)
+    build_zip(out_dir, template, MAILQUEUE_FUNCTION_LOGICAL_ID, MAILQUEUE_HANDLER_MODULE, FUNCTION_LOCK,
+              MAILQUEUE_ZIP_NAME)
     return archive
 
 
@@ -106,8 +125,16 @@ def staff_zip(archive: Path) -> Path:
     return archive.with_name(STAFF_ZIP_NAME)
 
 
-def build_zip(out_dir: Path, template: Mapping[str, Any], logical_id: str, handler_module: str, lock: Path,
-              name: str) -> Path:
+def receipt_zip(archive: Path) -> Path:
+    return archive.with_name(RECEIPT_ZIP_NAME)
+
+
+def mailqueue_zip(archive: Path) -> Path:
+    return archive.with_name(MAILQUEUE_ZIP_NAME)
+
+
+def build_zip(out_dir: Path, template: Mapping[str, Any], logical_id: str, handler_module: str | Sequence[str],
+              lock: Path, name: str) -> Path:
     """pip-install the locked dependencies (each file checked against its hash) for the Lambda runtime and
     architecture the template gives `logical_id`, next to the bdpilot modules `handler_module` imports, and zip
     them deterministically; return the zip's path. Needs PyPI (or a pip index), not AWS."""

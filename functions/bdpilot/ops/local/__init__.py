@@ -1,7 +1,9 @@
 """The local run: the same handler and storage code as production, against moto's server on loopback.
 
   browser ──▶ 127.0.0.1:8000  /api/*  → API Gateway REST event → bdpilot.web.api.handler
+                              /api/receipt, /api/receipt/* → the same kind of event → bdpilot.web.receipt.handler
                               /staff, /staff/* → the same kind of event → bdpilot.console.app.handler
+                              /outbox/ → the e-mails the run "sent" (local only: bdpilot.ops.local.outbox)
                               /*      → the built site/ folder
           ──▶ 127.0.0.1:8001  moto (S3 + DynamoDB + CloudFormation), stack created from infra/template.yaml
 
@@ -18,81 +20,29 @@ import mimetypes
 import os
 import secrets
 import signal
+import tempfile
 import threading
 import time
-import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from bdpilot.domain import wording
+from bdpilot.ops.local.events import LambdaContext, invoke, is_receipt, is_staff, rest_event
 
 if TYPE_CHECKING:
     from bdpilot.ops.local.state import LocalState
+
+__all__ = ["LambdaContext", "LocalRun", "invoke", "is_receipt", "is_staff", "main", "rest_event"]
 
 STACK_NAME = "bdpilot-local"
 # The staff console's tables: environment variable -> the stack output naming the table moto created.
 STAFF_TABLE_OUTPUTS = {"BDPILOT_UNITS_TABLE": "UnitsTableName", "BDPILOT_STAFF_TABLE": "StaffTableName",
                        "BDPILOT_AUDIT_TABLE": "AuditTableName"}
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-def rest_event(method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | str | None = None,
-               query: str = "") -> dict[str, Any]:
-    """An API Gateway REST API (v1) proxy event, as the `/{proxy+}` integration delivers it."""
-    headers = dict(headers or {})
-    raw = body.encode() if isinstance(body, str) else body
-    text, b64 = None, False
-    if raw is not None:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text, b64 = base64.b64encode(raw).decode(), True
-    params = dict(parse_qsl(query)) or None
-    return {
-        "resource": path, "path": path, "httpMethod": method, "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": params, "multiValueQueryStringParameters": None,
-        "pathParameters": None, "stageVariables": None, "body": text, "isBase64Encoded": b64,
-        "requestContext": {
-            "resourcePath": path, "httpMethod": method, "path": f"/local{path}", "stage": "local",
-            "requestId": str(uuid.uuid4()), "identity": {"sourceIp": "127.0.0.1"},
-            "accountId": "123456789012", "apiId": "local",
-        },
-    }
-
-
-@dataclass
-class LambdaContext:
-    """What Powertools' logger reads from the Lambda context object."""
-
-    function_name: str = "bdpilot-public"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bdpilot-public"
-    aws_request_id: str = ""
-
-
-def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    """The function API Gateway would call for the event's path: the staff console's or the public API's."""
-    context = LambdaContext(aws_request_id=event["requestContext"]["requestId"])
-    if is_staff(event["path"]):
-        from bdpilot.console import app
-
-        staff_context = LambdaContext("bdpilot-staff", 512, "arn:aws:lambda:us-east-1:123456789012:function:"
-                                      "bdpilot-staff", context.aws_request_id)
-        return app.handler(event, staff_context)
-    from bdpilot.web import api
-
-    return api.handler(event, context)
-
-
-def is_staff(path: str) -> bool:
-    """The template's /staff and /staff/{proxy+} routes."""
-    return path == "/staff" or path.startswith("/staff/")
 
 
 class LocalRun:
@@ -109,6 +59,7 @@ class LocalRun:
         self._lock = threading.Lock()
         self._storage = _StorageClock()
         self.state: LocalState | None = None
+        self._outbox_temp: tempfile.TemporaryDirectory[str] | None = None
 
     def _secret(self) -> str:
         if os.environ.get("BDPILOT_SECRET"):
@@ -149,6 +100,15 @@ class LocalRun:
             os.environ[variable] = self.outputs[output]
         os.environ["BDPILOT_SECRET"] = self._secret()
         os.environ.setdefault("BDPILOT_STAGE", "local")
+        # Mail stays on this machine: .eml files the /outbox/ page shows (kept with the data when it persists).
+        os.environ.setdefault("BDPILOT_MAIL", "outbox")
+        if self.persist and self.data_dir:
+            self.outbox_dir = self.data_dir / "outbox"
+        else:
+            self._outbox_temp = tempfile.TemporaryDirectory(prefix="bdpilot-outbox-")
+            self.outbox_dir = Path(self._outbox_temp.name)
+        self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["BDPILOT_OUTBOX_DIR"] = str(self.outbox_dir)
         if not os.environ.get("BDPILOT_DEADLINE"):
             # The notice's deadline is long past; locally the window stays open so a newcomer can try a post.
             os.environ["BDPILOT_DEADLINE"] = (clock.now() + timedelta(days=30)).isoformat(timespec="minutes")
@@ -161,6 +121,8 @@ class LocalRun:
         self._time_storage()
         self.http = _Server((self.host, self.port), _handler_for(self))
         self.port = self.http.server_address[1]
+        # The links in e-mails point at this run (known only now: port 0 picks a free one).
+        os.environ["BDPILOT_SITE_URL"] = self.url.rstrip("/")
         self._thread = threading.Thread(target=self.http.serve_forever, daemon=True)
         self._thread.start()
         if self.data_dir:
@@ -190,6 +152,8 @@ class LocalRun:
         if self.state:
             # moto no longer answers, so the state written is final; the log it covers goes.
             self.state.close(**self._names())
+        if self._outbox_temp:
+            self._outbox_temp.cleanup()
 
     def call_api(self, method: str, path: str, headers: dict[str, str], body: bytes | None,
                  query: str) -> tuple[dict[str, Any], float, float]:
@@ -288,10 +252,24 @@ def _handler_for(run: LocalRun) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(data)
 
+        def _outbox(self, path: str) -> None:
+            from bdpilot.ops.local import outbox
+
+            found = outbox.answer(run.outbox_dir, path)
+            self.send_response(found.status)
+            for key, value in found.headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(found.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(found.body)
+
         def _route(self) -> None:
             path = urlsplit(self.path).path
             if path.startswith("/api/") or is_staff(path):
                 self._api()
+            elif (path == "/outbox" or path.startswith("/outbox/")) and self.command in ("GET", "HEAD"):
+                self._outbox(path)
             elif self.command in ("GET", "HEAD"):
                 self._static()
             else:
@@ -316,6 +294,7 @@ def main(*, host: str, port: int, site_dir: Path, data_dir: Path, persist: bool 
                       "table": run.outputs["TableName"], "bucket": run.outputs["SubmissionsBucketName"]},
                      ensure_ascii=False, indent=2))
     print(wording.text("ops.local.running", url=run.url, deadline=deadline, data_dir=data_dir))
+    print(wording.text("ops.local.outbox", url=run.url + "outbox/"))
     if run.state:
         counts = run.state.counts
         print(wording.text("ops.local.loaded", objects=counts["objects"], items=counts["items"])
