@@ -4,11 +4,15 @@ The page is served as deployed: the built site compressed the way CloudFront com
 static handler), with /api/* passed through to the README's local run (API + embedded storage), so the form's
 GET /api/campaign is part of the load.
 
-(a) transferred bytes, measured in Chromium with Playwright: every response's headers + encoded body, by type,
-    and any request that left the local origin; target <= 250 KB, form script and styles included.
-(b) Lighthouse (bench/lighthouse's pinned install) on /apply/: targets accessibility 100, performance >= 90.
+(a) transferred bytes, measured in Chromium with Playwright: every response's headers + encoded body, by type
+    (the search index Material's worker fetches included), any request that left the local origin and any console
+    error; target <= 120 KB, none, none (issue 14).
+(b) Lighthouse (bench/lighthouse's pinned install, default mobile profile with simulated throttling) on /apply/,
+    --runs times: the median of each category against accessibility, best practices and SEO 100, performance >= 98.
+    Performance is scaled from the CPU time measured on this machine, so it moves with the machine's load; the
+    median of several runs is Lighthouse's own advice for that (docs/variability.md). Every run is printed.
 
-Run: python -m bench.apply_page [--no-gzip] [--no-lighthouse]
+Run: python -m bench.apply_page [--no-gzip] [--no-lighthouse] [--runs N]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,11 +33,12 @@ from collections import defaultdict
 from functools import partial
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-MAX_BYTES = 250 * 1024
-TARGETS = {"accessibility": 100, "performance": 90}
+MAX_BYTES = 120 * 1024
+TARGETS = {"performance": 98, "accessibility": 100, "best-practices": 100, "seo": 100}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -84,11 +90,12 @@ def _handler(static: type, api_base: str) -> type:
     return Handler
 
 
-def _weigh(url: str) -> tuple[int, dict[str, int], list[str]]:
+def _weigh(url: str) -> tuple[int, dict[str, int], list[str], list[str]]:
     from playwright.sync_api import sync_playwright
 
     sizes: dict[str, int] = defaultdict(int)
     external: list[str] = []
+    errors: list[str] = []
     origin = urlsplit(url).netloc
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -98,6 +105,8 @@ def _weigh(url: str) -> tuple[int, dict[str, int], list[str]]:
         context.on("request", lambda r: external.append(r.url) if urlsplit(r.url).netloc not in (origin, "")
                    and r.url.startswith("http") else None)
         page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(url, wait_until="networkidle")
         page.wait_for_function("() => document.querySelector('input[name=form_token]').value !== ''")
         page.wait_for_timeout(1500)  # late requests (the search worker's index)
@@ -110,13 +119,40 @@ def _weigh(url: str) -> tuple[int, dict[str, int], list[str]]:
                 else ("api" if "/api/" in response.url else "html")
             sizes[kind] += s["responseBodySize"] + s["responseHeadersSize"]
         browser.close()
-    return sum(sizes.values()), dict(sizes), external
+    return sum(sizes.values()), dict(sizes), external, errors
+
+
+def _lighthouse(lighthouse: ModuleType, url: str, work: Path, runs: int) -> bool:
+    """Audit /apply/ `runs` times; print every run and each category's median; judge the medians."""
+    cli = lighthouse.install()
+    categories = lighthouse.CATEGORIES
+    results = [lighthouse.audit(cli, url, work / f"apply-{i}.json") for i in range(runs)]
+    scores = [{c: round((r["categories"][c]["score"] or 0) * 100) for c in categories} for r in results]
+    for i, (result, run) in enumerate(zip(results, scores, strict=True), 1):
+        audits = result["audits"]
+        print(f"Lighthouse run {i}: " + ", ".join(f"{c} {s}" for c, s in run.items())
+              + f" (TBT {audits['total-blocking-time']['numericValue']:.0f} ms, "
+              f"LCP {audits['largest-contentful-paint']['numericValue']:.0f} ms, "
+              f"{audits['total-byte-weight']['numericValue'] / 1024:.1f} KB)")
+    medians = {c: statistics.median(run[c] for run in scores) for c in categories}
+    print(f"Lighthouse /apply/, median of {runs}: " + ", ".join(f"{c} {m:g}" for c, m in medians.items()))
+    print("targets: " + ", ".join(f"{c} >= {t}" for c, t in TARGETS.items()))
+    ok = True
+    for c, target in TARGETS.items():
+        if medians[c] < target:
+            ok = False
+            worst = results[min(range(runs), key=lambda i: scores[i][c])]
+            print(f"    {c} below {target}: {', '.join(lighthouse.failing(worst, c))}")
+    (ROOT / ".local").mkdir(exist_ok=True)
+    (ROOT / ".local" / "apply-lighthouse.json").write_text(json.dumps(results[-1]))
+    return ok
 
 
 def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--no-gzip", action="store_true", help="serve raw bytes (no CDN compression)")
     args.add_argument("--no-lighthouse", action="store_true", help="only measure the transferred bytes")
+    args.add_argument("--runs", type=int, default=5, help="Lighthouse runs; each category's median is judged")
     opts = args.parse_args()
     sys.path.insert(0, str(ROOT))
     from tests.conftest import start_live, stop_live
@@ -135,26 +171,16 @@ def main() -> int:
     url = f"http://127.0.0.1:{server.server_address[1]}/apply/"
     ok = True
     try:
-        total, by_kind, external = _weigh(url)
+        total, by_kind, external, errors = _weigh(url)
         served = "no compression" if opts.no_gzip else "gzip, as CloudFront"
         print(f"/apply/ transferred: {total / 1024:.1f} KB ({served}); target <= {MAX_BYTES // 1024} KB")
         for kind, size in sorted(by_kind.items(), key=lambda kv: -kv[1]):
             print(f"    {kind:<8} {size / 1024:8.1f} KB")
         print(f"requests to other origins: {len(external)}" + (f" {external}" if external else ""))
-        ok = total <= MAX_BYTES and not external
+        print(f"console errors: {len(errors)}" + (f" {errors}" if errors else ""))
+        ok = total <= MAX_BYTES and not external and not errors
         if not opts.no_lighthouse:
-            cli = lighthouse.install()
-            result = lighthouse.audit(cli, url, work / "apply.json")
-            scores = {c: round((result["categories"][c]["score"] or 0) * 100) for c in lighthouse.CATEGORIES}
-            print("Lighthouse /apply/: " + ", ".join(f"{c} {s}" for c, s in scores.items()))
-            weight = result["audits"]["total-byte-weight"]["numericValue"]
-            print(f"Lighthouse total-byte-weight: {weight / 1024:.1f} KB")
-            for c, target in TARGETS.items():
-                if scores[c] < target:
-                    ok = False
-                    print(f"    {c} below {target}: {', '.join(lighthouse.failing(result, c))}")
-            (ROOT / ".local").mkdir(exist_ok=True)
-            (ROOT / ".local" / "apply-lighthouse.json").write_text(json.dumps(result))
+            ok = _lighthouse(lighthouse, url, work, max(1, opts.runs)) and ok
     finally:
         server.shutdown()
         stop_live(run)

@@ -37,8 +37,12 @@ def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -
             raise PluginError(f"apply/index.md: the form placeholder {PLACEHOLDER} is missing")
         return html
     schema = form_schema()
-    # data-search-exclude: labels and options would otherwise flood the search index with form text.
+    # data-search-exclude: labels and options would otherwise flood the search index (fetched on every page) with
+    # form text. The wrapper's tag must occur nowhere inside it: Material's search parser compares elements by tag
+    # name only, so the first inner </div> would end a <div data-search-exclude>.
     # The receipt's next steps, drawn by the same function as the no-JavaScript receipt's; apply.js shows them.
     steps = f'<template id="apply-next-steps">{render_next_steps("h3")}</template>'
-    form = f"<div data-search-exclude>{render_form(schema)}{schema_script(schema)}{steps}</div>"
+    form = f"<section data-search-exclude>{render_form(schema)}{schema_script(schema)}{steps}</section>"
+    if "<section" in form[len("<section"):]:
+        raise PluginError("apply/index.md: the form holds a <section>; pick another tag for the search exclusion")
     return html.replace(PLACEHOLDER, form, 1)
