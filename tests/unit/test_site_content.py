@@ -289,6 +289,26 @@ def test_search_index_has_segmented_chinese_terms(site: Path, term: str, url: st
     assert url in pages, f"{term!r} is not a search token on {url}: {sorted(pages)}"
 
 
+def test_the_form_is_not_in_the_search_index(site: Path) -> None:
+    """The form's labels, hints and options are not the guidance: a search for a direction or a unit must find
+    the pages about it, not the form's select boxes (Material ends an excluded <div> at its first </div>)."""
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    apply_text = "".join(f"{d['title']} {d['text']}" for d in index["docs"]
+                         if d["location"].split("#")[0] == "apply/").replace("\u200b", "")
+    assert "在线申报" in apply_text  # the page's own words are indexed
+    for label in ("统一社会信用代码", "项目总投资", "上年度研发投入"):
+        assert label not in apply_text, label
+    assert "data-search-exclude" in page(site, "apply")
+
+
+def test_the_units_deadline_is_marked_for_the_effective_one(site: Path) -> None:
+    """The 推荐单位's deadline (campaign data; the notice gives none) is stated as a <time data-unit-deadline>."""
+    for url in ("requirements", "faq"):
+        marked = re.findall(r'<time data-unit-deadline datetime="([^"]+)">([^<]+)</time>', page(site, url))
+        assert marked, url
+        assert all(datetime.fromisoformat(iso) == c.RECOMMENDATION_DEADLINE for iso, _ in marked)
+
+
 # --- the deadline, the blank 申报书, the section list ----------------------------------------------------------------
 
 @pytest.mark.parametrize("url", ["", "requirements", "faq", "apply", "apply/draft"])
