@@ -5,7 +5,6 @@ does, since moto authorizes DynamoDB against "*"), and used."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +17,11 @@ from bdpilot.ops import stack
 from tests.infra.test_least_privilege import (
     PDF,
     REGION,
-    as_moto_evaluates,
     denied,
     enforced,
     for_table,
     policy_document,
+    user_with,
 )
 
 RECORD = "submissions/BD-2020-0001/record.json"
@@ -42,12 +41,7 @@ class Created:
     def session(self, policy: str, table: str) -> boto3.Session:
         iam = boto3.client("iam")
         name = f"{policy}-{table}"
-        document = as_moto_evaluates(for_table(self.documents[policy], self.arns[table]))
-        iam.create_user(UserName=name)
-        iam.put_user_policy(UserName=name, PolicyName="stack", PolicyDocument=json.dumps(document))
-        key = iam.create_access_key(UserName=name)["AccessKey"]
-        return boto3.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
-                             **REGION)
+        return boto3.Session(**user_with(iam, name, for_table(self.documents[policy], self.arns[table])), **REGION)
 
 
 @pytest.fixture

@@ -22,11 +22,11 @@ from moto import mock_aws
 from bdpilot.ops import stack
 from tests.infra.test_least_privilege import (
     REGION,
-    as_moto_evaluates,
     denied,
     enforced,
     for_table,
     policy_document,
+    user_with,
 )
 
 
@@ -48,12 +48,7 @@ class Created:
         if keyed:
             chosen = {**chosen, "Statement": [s for s in chosen["Statement"]
                                               if "dynamodb:LeadingKeys" not in json.dumps(s.get("Condition", {}))]}
-        document = as_moto_evaluates(chosen)
-        iam.create_user(UserName=name)
-        iam.put_user_policy(UserName=name, PolicyName="stack", PolicyDocument=json.dumps(document))
-        key = iam.create_access_key(UserName=name)["AccessKey"]
-        return boto3.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
-                             **REGION)
+        return boto3.Session(**user_with(iam, name, chosen), **REGION)
 
 
 @pytest.fixture
