@@ -31,7 +31,6 @@ from bdpilot.domain.application import Application
 from bdpilot.domain.errors import FieldError
 from bdpilot.domain.reference import PATTERN as REFERENCE
 from bdpilot.intake.refusals import Invalid, TooLarge, Unverified, malformed
-from bdpilot.intake.submission import IDEMPOTENCY_KEY
 
 
 def _says(key: str) -> str:
@@ -64,21 +63,27 @@ ROUTES = (
 )
 
 
-class Window(BaseModel):
+class Model(BaseModel):
+    """Built when first used (or by `build`, before a snapshot): a cold start's first answers need only a few."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Window(Model):
     open: bool
     deadline: str = Field(description=_says("deadline"))
     unit_deadline: str = Field(description=_says("unit_deadline"))
     server_time: str
 
 
-class DirectionInfo(BaseModel):
+class DirectionInfo(Model):
     number: int
     category: str
     name: str
     label: str
 
 
-class CampaignState(BaseModel):
+class CampaignState(Model):
     window: Window
     form_token: str = Field(description=_says("form_token"))
     min_fill_seconds: int
@@ -97,7 +102,7 @@ def campaign_state(cfg: settings.Settings, now: datetime) -> CampaignState:
                     for d in campaign.DIRECTIONS])
 
 
-class Request(BaseModel):
+class Request(Model):
     """A request body. `MESSAGES` words a failing field (catalogue keys); `SUMMARY` heads the answer."""
 
     MESSAGES: ClassVar[dict[str, str]] = {}
@@ -159,13 +164,13 @@ class UploadCheck(Request):
     title: Annotated[str | None, BeforeValidator(_text_or_none)] = None  # names the file in the message
 
 
-class UploadChecked(BaseModel):
+class UploadChecked(Model):
     ok: Literal[True]
     upload_id: str
     size: int
 
 
-class UploadTicket(BaseModel):
+class UploadTicket(Model):
     upload_id: str
     url: str = Field(description=_says("upload_url"))
     fields: dict[str, str] = Field(description=_says("upload_fields"))
@@ -191,7 +196,7 @@ class SubmissionRequest(Request):
         return super().refusal(exc)
 
 
-class Receipt(BaseModel):
+class Receipt(Model):
     reference: str = Field(pattern=REFERENCE.pattern)
     digest: str = Field(pattern="^[0-9a-f]{64}$", description=_says("digest"))
     received_at: str
@@ -200,19 +205,19 @@ class Receipt(BaseModel):
     receipt_url: str | None = Field(default=None, description=_says("receipt_url"))
 
 
-class FieldProblem(BaseModel):
+class FieldProblem(Model):
     path: str
     message: str
 
 
-class Problem(BaseModel):
+class Problem(Model):
     code: str
     message: str
     fields: list[FieldProblem] | None = None
     resend: bool | None = Field(default=None, description=_says("resend"))
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     error: Problem
 
 
@@ -251,6 +256,8 @@ def _operation(route: Route) -> dict[str, Any]:
             {"$ref": "#/components/schemas/UploadRequest"}, {"$ref": "#/components/schemas/UploadCheck"}]}
         responses["200"] = {"description": _says("upload_checked"), "content": _ref("UploadChecked")}
     if route.path == "/api/submissions":
+        from bdpilot.intake.submission import IDEMPOTENCY_KEY  # the intake's, needed only for this document
+
         operation["parameters"] = [{"name": "Idempotency-Key", "in": "header", "required": True,
                                     "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}}]
     return operation
