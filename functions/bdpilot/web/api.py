@@ -13,14 +13,14 @@ import base64
 import json
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from bdpilot import settings
 from bdpilot.domain import clock, formats, rules, tokens, wording
 from bdpilot.domain.application import form_schema
-from bdpilot.intake import submission, uploads
+from bdpilot.intake import uploads
 from bdpilot.intake.gate import admit
 from bdpilot.intake.refusals import (
     AlreadyUsed,
@@ -37,6 +37,9 @@ from bdpilot.intake.refusals import (
 from bdpilot.store import StorageUnavailable, Store
 from bdpilot.web import contract, limits, metrics
 from bdpilot.web.proxy import Request, Response, proxy_result
+
+if TYPE_CHECKING:  # imported when a submission arrives: a cold start's first answers do not need it
+    from bdpilot.intake import submission
 
 # Never log bodies or headers: they carry names, phones, emails and USCCs. Only references and outcomes.
 logger = Logger(service="bdpilot")
@@ -164,6 +167,8 @@ def post_upload(request: Request) -> Response:
 
 def _take(cfg: settings.Settings, payload: Any, key: str | None) -> submission.Accepted:
     """One submission, JSON or a plain form: the key, the replay check, the envelope, then the intake."""
+    from bdpilot.intake import submission
+
     store, checked = store_for(cfg), submission.check_idempotency_key(key)
     if not isinstance(payload, dict):
         raise malformed()
