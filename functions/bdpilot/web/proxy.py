@@ -23,11 +23,11 @@ class Request:
 
     @property
     def method(self) -> str:
-        return self.event["httpMethod"].upper()  # type: ignore[no-any-return]
+        return self.event["httpMethod"].upper()
 
     @property
     def path(self) -> str:
-        return self.event["path"]  # type: ignore[no-any-return]
+        return self.event["path"]
 
     @property
     def body(self) -> str | None:
@@ -61,9 +61,10 @@ def proxy_result(response: Response) -> dict[str, Any]:
     """The Lambda proxy integration's answer for `response`."""
     headers = {**response.headers}
     headers.setdefault("Content-Type", response.content_type)
-    body = response.body
-    if not isinstance(body, (str, bytes)):
+    body, encoded = response.body, isinstance(response.body, bytes)
+    if isinstance(body, bytes):
+        body = base64.b64encode(body).decode()
+    elif not isinstance(body, str):
         body = _serialise(body)
-    encoded = isinstance(body, bytes)
-    return {"statusCode": response.status_code, "body": base64.b64encode(body).decode() if encoded else body,
-            "isBase64Encoded": encoded, "multiValueHeaders": {k: [v] for k, v in headers.items()}}
+    return {"statusCode": response.status_code, "body": body, "isBase64Encoded": encoded,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()}}
