@@ -19,7 +19,6 @@ from aws_lambda_powertools import Logger
 
 from bdpilot import settings
 from bdpilot.domain import clock, formats, rules, tokens, wording
-from bdpilot.domain.application import form_schema
 from bdpilot.intake import uploads
 from bdpilot.intake.gate import admit
 from bdpilot.intake.refusals import (
@@ -144,6 +143,8 @@ def get_openapi(request: Request) -> Response:
 
 @cache
 def _schema_text() -> str:
+    from bdpilot.domain.application import form_schema  # the 申报书's models: built when first needed
+
     return json.dumps(form_schema(), ensure_ascii=False)
 
 
@@ -175,7 +176,7 @@ def _take(cfg: settings.Settings, payload: Any, key: str | None) -> submission.A
     replay = submission.replayed(store, checked, payload.get("application"))
     if replay is not None:
         return replay
-    request = contract.parse(contract.SubmissionRequest, payload)
+    request = contract.parse(contract.submission_request(), payload)
     envelope = submission.Envelope(request.application, request.form_token, request.website)
     return submission.submit(store, cfg, clock.now(), envelope, checked)
 
@@ -183,6 +184,7 @@ def _take(cfg: settings.Settings, payload: Any, key: str | None) -> submission.A
 def receipt(accepted: submission.Accepted, link: str | None = None) -> dict[str, Any]:
     """The 201 answer: the stored body plus the print copy, drawn from it (so a replay draws the same one; the
     idempotency record keeps only the body), and the receipt page's signed link."""
+    from bdpilot.domain.application import form_schema
     from bdpilot.web.printcopy import render_record
 
     printable = render_record(form_schema(), accepted.body)

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -27,10 +27,12 @@ from pydantic.json_schema import WithJsonSchema, models_json_schema
 
 from bdpilot import __version__, settings
 from bdpilot.domain import campaign, rules, tokens, wording
-from bdpilot.domain.application import Application
 from bdpilot.domain.errors import FieldError
 from bdpilot.domain.reference import PATTERN as REFERENCE
 from bdpilot.intake.refusals import Invalid, TooLarge, Unverified, malformed
+
+if TYPE_CHECKING:  # imported by `submission_request`: the first answers need not build the 申报书
+    from bdpilot.domain.application import Application
 
 
 def _says(key: str) -> str:
@@ -196,6 +198,15 @@ class SubmissionRequest(Request):
         return super().refusal(exc)
 
 
+@cache
+def submission_request() -> type[SubmissionRequest]:
+    """SubmissionRequest, its `application` resolved: the 申报书's models are imported when a submission comes."""
+    from bdpilot.domain.application import Application
+
+    SubmissionRequest.model_rebuild(_types_namespace={"Application": Application})
+    return SubmissionRequest
+
+
 class Receipt(Model):
     reference: str = Field(pattern=REFERENCE.pattern)
     digest: str = Field(pattern="^[0-9a-f]{64}$", description=_says("digest"))
@@ -228,8 +239,14 @@ def answer(model: BaseModel) -> dict[str, Any]:
 
 # --- the OpenAPI document -----------------------------------------------------------------------------------------
 
-MODELS: tuple[type[BaseModel], ...] = (Application, CampaignState, UploadRequest, UploadCheck, UploadChecked,
-                                       UploadTicket, SubmissionRequest, Receipt, ErrorBody)
+
+
+def models() -> tuple[type[BaseModel], ...]:
+    """Every model the document describes."""
+    from bdpilot.domain.application import Application
+
+    return (Application, CampaignState, UploadRequest, UploadCheck, UploadChecked, UploadTicket, submission_request(),
+            Receipt, ErrorBody)
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -265,7 +282,7 @@ def _operation(route: Route) -> dict[str, Any]:
 
 @cache
 def document() -> dict[str, Any]:
-    _, schemas = models_json_schema([(m, "validation") for m in MODELS], ref_template="#/components/schemas/{model}")
+    _, schemas = models_json_schema([(m, "validation") for m in models()], ref_template="#/components/schemas/{model}")
     schemas["$defs"]["SubmissionRequest"]["properties"]["application"] = {"$ref": "#/components/schemas/Application"}
     paths: dict[str, Any] = {}
     for route in ROUTES:

@@ -28,7 +28,7 @@ def body_for(route: str) -> Body | None:
 
     # Each built only for its own route: an upload's check need not walk the whole 申报书.
     if route == "/api/submissions":
-        return Body(shape_of(contract.SubmissionRequest, wording.text("intake.body_submission")), "intake.summary")
+        return Body(shape_of(contract.submission_request(), wording.text("intake.body_submission")), "intake.summary")
     if route == "/api/uploads":
         return Body(shape_of(contract.UploadRequest, wording.text("intake.body_upload")), "intake.upload_summary")
     return None

@@ -50,11 +50,11 @@ def catalogue() -> dict[str, str]:
 def figures() -> dict[str, Any]:
     """The standing parameters every sentence may use, drawn from the models (imported late: the models word
     their own errors from this catalogue)."""
-    from bdpilot.domain import application, formats
+    from bdpilot.domain import attachments, formats
 
     return {
-        "upload_limit": formats.size_text(application.MAX_UPLOAD_BYTES),
-        "per_kind": application.MAX_ATTACHMENTS_PER_KIND,
+        "upload_limit": formats.size_text(attachments.MAX_UPLOAD_BYTES),
+        "per_kind": attachments.MAX_ATTACHMENTS_PER_KIND,
     }
 
 
