@@ -15,6 +15,11 @@ Both talk to the same moto server on loopback (started here, with the stack of i
 process imports moto. Times are measured inside the child from its first statement (the interpreter's own start
 is the same for both). Rounds interleaved, medians. Target: ratio ≤ 1.3.
 
+Bytecode: the children inherit the caller's environment. With PYTHONDONTWRITEBYTECODE set and no __pycache__ in
+functions/, every handler child compiles bdpilot's modules (~20 ms) while the baseline's libraries load cached
+bytecode: closer to Lambda today, whose zip ships no .pyc (for bdpilot or the bundled libraries). Say which when
+quoting a figure.
+
 Run: python -m bench.cold_start [--rounds N]
 """
 
