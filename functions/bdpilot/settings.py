@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from bdpilot.domain import application, campaign
+from bdpilot.domain import attachments, campaign
 
 if TYPE_CHECKING:
     import boto3
 
 MAX_BODY_BYTES = 256 * 1024
-MAX_UPLOAD_BYTES = application.MAX_UPLOAD_BYTES  # what S3 is told to enforce
+MAX_UPLOAD_BYTES = attachments.MAX_UPLOAD_BYTES  # what S3 is told to enforce
 UPLOAD_EXPIRES_SECONDS = 15 * 60
 TOKEN_MAX_AGE_SECONDS = 7 * 24 * 3600
 # What the template's AppSecret parameter used to enforce (MinLength 16), now checked where the secret is read.

@@ -213,3 +213,22 @@ def test_answers_never_quote_a_huge_key():
     messages = [e.message for e in errors.field_errors(Application, caught.value)]
     assert max(len(m) for m in messages) < 100
     assert json.dumps(messages, ensure_ascii=False).count("k") < 100
+
+
+def test_no_text_of_the_models_is_longer_than_the_bound_for_unlimited_text() -> None:
+    # bounds gives text without a max_length of its own (the form token) fieldtypes.LONG: the models' longest.
+    from typing import get_args, get_origin
+
+    from pydantic import BaseModel
+
+    from bdpilot.domain.application import Application
+    from bdpilot.domain.bounds import _longest_text
+    from bdpilot.domain.fieldtypes import LONG
+
+    longest, models = 0, [Application]
+    while models:
+        for info in models.pop().model_fields.values():
+            longest = max([longest, *(m.max_length for m in info.metadata if hasattr(m, "max_length"))])
+            inner = get_args(info.annotation) if get_origin(info.annotation) is list else (info.annotation,)
+            models += [m for m in inner if isinstance(m, type) and issubclass(m, BaseModel)]
+    assert longest == LONG == _longest_text()

@@ -11,11 +11,19 @@ from __future__ import annotations
 import re
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
 
 from bdpilot.domain import campaign, errors, formats, rules, wording
+
+# Re-exported: the attachment kinds and limits are the 申报书's, kept apart so the upload step needs no models.
+from bdpilot.domain.attachments import (
+    ATTACHMENT_KINDS,
+    MAX_ATTACHMENTS_PER_KIND,
+    MAX_UPLOAD_BYTES,
+    AttachmentKind,
+)
 from bdpilot.domain.fieldtypes import (
     ADDRESS,
     CONTROL,
@@ -39,9 +47,6 @@ from bdpilot.domain.fieldtypes import (
     text,
 )
 
-MAX_ATTACHMENTS_PER_KIND = 5
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # per file; the upload form's content-length-range
-
 
 class UnitNature(StrEnum):
     STATE_OWNED = "国有企业"
@@ -54,25 +59,6 @@ class UnitNature(StrEnum):
     ASSOCIATION = "社会团体"
     OTHER = "其他"
 
-
-class AttachmentKind(StrEnum):
-    LICENSE = "license"
-    IP = "ip"
-    USAGE = "usage"
-    OTHER = "other"
-
-
-class AttachmentKindInfo(NamedTuple):
-    title: str
-    required: bool
-
-
-ATTACHMENT_KINDS: dict[AttachmentKind, AttachmentKindInfo] = {
-    AttachmentKind.LICENSE: AttachmentKindInfo(title="营业执照（或法人证书）", required=True),
-    AttachmentKind.IP: AttachmentKindInfo(title="知识产权证明", required=True),
-    AttachmentKind.USAGE: AttachmentKindInfo(title="应用证明", required=False),
-    AttachmentKind.OTHER: AttachmentKindInfo(title="其他材料", required=False),
-}
 
 DIRECTION_VALUES = [d.number for d in campaign.DIRECTIONS]
 RECOMMENDER_VALUES = [r.name for r in campaign.RECOMMENDERS] + [campaign.OTHER_RECOMMENDER]

@@ -106,19 +106,13 @@ def _annotation_shape(annotation: Any, title: str, max_length: int | None) -> Sh
     raise TypeError(f"bounds: no shape for the field {title!r} ({annotation!r})")
 
 
-@cache
 def _longest_text() -> int:
-    """Text without a limit of its own (the form token, the honeypot) may be as long as the 申报书's longest."""
-    from bdpilot.domain.application import Application
+    """Text without a limit of its own (the form token, the honeypot) may be as long as the 申报书's longest: the
+    models' long text (tests/unit/test_bounds checks that no field is longer). A constant, so an upload's body
+    check need not build the 申报书's models."""
+    from bdpilot.domain.fieldtypes import LONG
 
-    longest = 0
-    models: list[type[BaseModel]] = [Application]
-    while models:
-        for info in models.pop().model_fields.values():
-            longest = max(longest, _max_length(info) or 0)
-            inner = get_args(info.annotation) if get_origin(info.annotation) is list else (info.annotation,)
-            models += [m for m in inner if isinstance(m, type) and issubclass(m, BaseModel)]
-    return longest
+    return LONG
 
 
 def depth(shape: Shape) -> int:

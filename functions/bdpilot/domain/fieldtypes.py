@@ -134,4 +134,4 @@ def code(title: str, pattern: str, message_key: str, description: str | None = N
 
 class Section(BaseModel):
     # Unknown keys are an error rather than silently dropped: what was sent must be what is stored.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)

@@ -9,6 +9,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from bdpilot.domain import campaign
 from bdpilot.domain.unitwords import AFTER_CITY_NOT_A_CITY, CATEGORY_WORDS, CITY, PREFIXES, SUFFIXES
@@ -75,15 +76,32 @@ def name_key(name: str) -> str:
             return key
 
 
-# Every listed 推荐单位 by its key (regions first); two listed units never share one (a test keeps it so).
-_LISTED_KEYS: dict[str, campaign.Recommender] = {}
-for _r in campaign.LISTED_RECOMMENDERS:
-    _LISTED_KEYS.setdefault(name_key(_r.name), _r)
-_CATEGORY_KEYS = frozenset(name_key(w) for w in CATEGORY_WORDS)
-# A region's full name anywhere in a name (河北省工业和信息化厅), except a city's name running on into 市场.
-_REGION_NAMES = re.compile("|".join(
-    re.escape(n) + (f"(?!{AFTER_CITY_NOT_A_CITY})" if n.endswith(CITY) else "")
-    for n in sorted((r.name for r in campaign.RECOMMENDERS), key=len, reverse=True)))
+# The tables below are built when a 推荐单位 is first checked: a cold start's first answers never check one.
+@cache
+def _listed_keys() -> dict[str, campaign.Recommender]:
+    """Every listed 推荐单位 by its key (regions first); two listed units never share one (a test keeps it so)."""
+    keys: dict[str, campaign.Recommender] = {}
+    for recommender in campaign.LISTED_RECOMMENDERS:
+        keys.setdefault(name_key(recommender.name), recommender)
+    return keys
+
+
+@cache
+def _category_keys() -> frozenset[str]:
+    return frozenset(name_key(w) for w in CATEGORY_WORDS)
+
+
+@cache
+def _region_names() -> re.Pattern[str]:
+    """A region's full name anywhere in a name (河北省工业和信息化厅), except a city's name running on into 市场."""
+    return re.compile("|".join(
+        re.escape(n) + (f"(?!{AFTER_CITY_NOT_A_CITY})" if n.endswith(CITY) else "")
+        for n in sorted((r.name for r in campaign.RECOMMENDERS), key=len, reverse=True)))
+
+
+@cache
+def _listed_clean() -> dict[str, str]:
+    return {clean_name(r.name): r.name for r in campaign.LISTED_RECOMMENDERS}
 
 
 @dataclass(frozen=True)
@@ -98,14 +116,14 @@ def unlisted_name_problem(name: str) -> NameProblem | None:
     in its place; nor a category ("中央企业") instead of a unit."""
     compact = _PUNCTUATION.sub("", name)
     key = name_key(name)
-    listed = _LISTED_KEYS.get(key)
-    if listed is None and (m := _REGION_NAMES.search(compact)):
+    listed = _listed_keys().get(key)
+    if listed is None and (m := _region_names().search(compact)):
         listed = campaign.RECOMMENDERS_BY_NAME[m.group(0)]
     if listed is not None and listed.kind is campaign.RecommenderKind.CENTRAL:
         return NameProblem("recommender_listed_central", listed)
     if listed is not None:
         return NameProblem("recommender_listed", listed)
-    if key in _CATEGORY_KEYS:
+    if key in _category_keys():
         return NameProblem("recommender_category")
     return None
 
@@ -117,10 +135,8 @@ def unit_of(recommender_name: str) -> str:
     if recommender_name in campaign.RECOMMENDERS_BY_NAME:
         return recommender_name
     # NFKC turns the full-width brackets of some listed names (南光（集团）有限公司) into ASCII ones.
-    return _LISTED_CLEAN.get(clean_name(recommender_name), campaign.UNLISTED_RECOMMENDER)
+    return _listed_clean().get(clean_name(recommender_name), campaign.UNLISTED_RECOMMENDER)
 
-
-_LISTED_CLEAN = {clean_name(r.name): r.name for r in campaign.LISTED_RECOMMENDERS}
 
 
 # --- quotas -----------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from bdpilot import settings
 from bdpilot.domain import formats, tokens, wording
-from bdpilot.domain.application import ATTACHMENT_KINDS, MAX_ATTACHMENTS_PER_KIND
+from bdpilot.domain.attachments import ATTACHMENT_KINDS, MAX_ATTACHMENTS_PER_KIND
 from bdpilot.domain.errors import FieldError
 from bdpilot.intake.refusals import AlreadyUsed, Invalid
 from bdpilot.store import Store, UploadInfo

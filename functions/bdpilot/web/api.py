@@ -1,6 +1,6 @@
 """The public Lambda function behind API Gateway (REST API): parse through the contract, call the intake, shape
 the answer through the contract. The routes are bdpilot.web.contract.ROUTES; HTTP statuses are chosen here only
-(STATUS), from the kind of refusal the intake raised.
+(STATUS), from the kind of refusal the intake raised. The event and the answer are bdpilot.web.proxy's.
 
 /api/submissions also takes the /apply/ form posted urlencoded without JavaScript and answers it with a page;
 /api/apply/uploads and /api/apply/form are the upload step and the form of that path (bdpilot.web.formdata and
@@ -13,16 +13,13 @@ import base64
 import json
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from bdpilot import settings
 from bdpilot.domain import clock, formats, rules, tokens, wording
-from bdpilot.domain.application import form_schema
-from bdpilot.intake import submission, uploads
+from bdpilot.intake import uploads
 from bdpilot.intake.gate import admit
 from bdpilot.intake.refusals import (
     AlreadyUsed,
@@ -38,10 +35,13 @@ from bdpilot.intake.refusals import (
 )
 from bdpilot.store import StorageUnavailable, Store
 from bdpilot.web import contract, limits, metrics
+from bdpilot.web.proxy import Request, Response, proxy_result
+
+if TYPE_CHECKING:  # imported when a submission arrives: a cold start's first answers do not need it
+    from bdpilot.intake import submission
 
 # Never log bodies or headers: they carry names, phones, emails and USCCs. Only references and outcomes.
 logger = Logger(service="bdpilot")
-app = APIGatewayRestResolver(serializer=lambda body: json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
 JSON = "application/json; charset=utf-8"
 HTML = "text/html; charset=utf-8"
@@ -102,23 +102,21 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
                     headers={"Cache-Control": "no-store", **(headers or {})})
 
 
-def _body_bytes() -> bytes:
-    event = app.current_event
-    raw = event.body or ""
-    data = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8", "surrogatepass")
+def _body_bytes(request: Request) -> bytes:
+    raw = request.body or ""
+    data = base64.b64decode(raw) if request.is_base64_encoded else raw.encode("utf-8", "surrogatepass")
     if len(data) > settings.MAX_BODY_BYTES:
         raise TooLarge("payload_too_large",
                        wording.text("intake.body_too_large", limit=formats.size_text(settings.MAX_BODY_BYTES)))
     return data
 
 
-def _json_body() -> Any:
+def _json_body(request: Request) -> Any:
     """The request body as JSON, after the checks API Gateway cannot do for us: type, size, encoding."""
-    event = app.current_event
-    content_type = (event.headers.get("content-type") or event.headers.get("Content-Type") or "").lower()
+    content_type = (request.header("Content-Type") or "").lower()
     if content_type.split(";")[0].strip() != "application/json":
         raise UnsupportedMediaType("unsupported_media_type", wording.text("intake.not_json_type"))
-    data = _body_bytes()
+    data = _body_bytes(request)
     try:
         payload = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -127,35 +125,32 @@ def _json_body() -> Any:
         raise malformed("intake.not_json") from exc
     # Sizes, counts and text checked against the route's models before anything walks the body (the replay hash,
     # pydantic): what a body costs must not grow with what a client packs into 256 KB. Not an object: a 400 later.
-    limits.enforce(event.path, payload)
+    limits.enforce(request.path, payload)
     return payload
 
 
-def _header(name: str) -> str | None:
-    headers = app.current_event.headers or {}
-    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
-
-
-def get_campaign() -> Response:
+def get_campaign(request: Request) -> Response:
     return _json(200, contract.answer(contract.campaign_state(settings.load(), clock.now())))
 
 
-def get_schema() -> Response:
+def get_schema(request: Request) -> Response:
     return Response(200, JSON, _schema_text(), headers={"Cache-Control": "public, max-age=300"})
 
 
-def get_openapi() -> Response:
+def get_openapi(request: Request) -> Response:
     return Response(200, JSON, contract.document_text(), headers={"Cache-Control": "public, max-age=300"})
 
 
 @cache
 def _schema_text() -> str:
+    from bdpilot.domain.application import form_schema  # the 申报书's models: built when first needed
+
     return json.dumps(form_schema(), ensure_ascii=False)
 
 
-def post_upload() -> Response:
+def post_upload(request: Request) -> Response:
     cfg, now = settings.load(), clock.now()
-    payload = _json_body()
+    payload = _json_body(request)
     if not isinstance(payload, dict):
         raise malformed()
     checking = "upload_id" in payload  # the file is in storage: is it a usable PDF? (the no-JS step checks too)
@@ -173,13 +168,15 @@ def post_upload() -> Response:
 
 def _take(cfg: settings.Settings, payload: Any, key: str | None) -> submission.Accepted:
     """One submission, JSON or a plain form: the key, the replay check, the envelope, then the intake."""
+    from bdpilot.intake import submission
+
     store, checked = store_for(cfg), submission.check_idempotency_key(key)
     if not isinstance(payload, dict):
         raise malformed()
     replay = submission.replayed(store, checked, payload.get("application"))
     if replay is not None:
         return replay
-    request = contract.parse(contract.SubmissionRequest, payload)
+    request = contract.parse(contract.submission_request(), payload)
     envelope = submission.Envelope(request.application, request.form_token, request.website)
     return submission.submit(store, cfg, clock.now(), envelope, checked)
 
@@ -187,6 +184,7 @@ def _take(cfg: settings.Settings, payload: Any, key: str | None) -> submission.A
 def receipt(accepted: submission.Accepted, link: str | None = None) -> dict[str, Any]:
     """The 201 answer: the stored body plus the print copy, drawn from it (so a replay draws the same one; the
     idempotency record keeps only the body), and the receipt page's signed link."""
+    from bdpilot.domain.application import form_schema
     from bdpilot.web.printcopy import render_record
 
     printable = render_record(form_schema(), accepted.body)
@@ -211,11 +209,11 @@ def _mail_receipt(cfg: settings.Settings, accepted: submission.Accepted, link: s
         mailqueue.receipt(cfg, accepted.body, link)
 
 
-def post_submission() -> Response:
+def post_submission(request: Request) -> Response:
     cfg = settings.load()
-    if (_header("Content-Type") or "").split(";")[0].strip().lower() == FORM:
-        return _post_form(cfg)
-    accepted = _take(cfg, _json_body(), _header("Idempotency-Key"))
+    if (request.header("Content-Type") or "").split(";")[0].strip().lower() == FORM:
+        return _post_form(request, cfg)
+    accepted = _take(cfg, _json_body(request), request.header("Idempotency-Key"))
     # The honeypot outcome is logged as such; the client cannot tell it from a real acceptance.
     logger.info("submission", extra={"outcome": accepted.outcome, "reference": accepted.reference})
     _count(accepted)
@@ -232,7 +230,7 @@ def _count(accepted: submission.Accepted) -> None:
         metrics.rejected("honeypot")
 
 
-def get_apply_uploads() -> Response:
+def get_apply_uploads(request: Request) -> Response:
     """Attachments for browsers without JavaScript (see bdpilot.intake.uploads): also storage's redirect target."""
     from urllib.parse import urlsplit
 
@@ -241,21 +239,20 @@ def get_apply_uploads() -> Response:
     cfg, now = settings.load(), clock.now()
     if not rules.window(now, cfg.deadline).open:
         return _html(403, pages.closed_page())
-    base = formdata.site_base(app.current_event.headers or {})
-    step = uploads.nojs_step(store_for(cfg), cfg, now, app.current_event.query_string_parameters or {}, base)
+    base = formdata.site_base(request.headers)
+    step = uploads.nojs_step(store_for(cfg), cfg, now, request.query, base)
     origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(t["url"])) for t in step.tickets.values() if t})
     return _html(200, pages.upload_page(step), origins)
 
 
-def get_apply_form() -> Response:
+def get_apply_form(request: Request) -> Response:
     """The form for a form token, with the uploads its slots hold (see bdpilot.intake.uploads)."""
     from bdpilot.web import pages
 
     cfg, now = settings.load(), clock.now()
     if not rules.window(now, cfg.deadline).open:
         return _html(403, pages.closed_page())
-    query = app.current_event.query_string_parameters or {}
-    token = uploads.valid_token(cfg, query.get("token"), now)
+    token = uploads.valid_token(cfg, request.query.get("token"), now)
     if token is None:
         return _html(200, pages.form_page(None, [], tokens.issue(cfg.secret, now),
                                           wording.text("intake.form_page_expired"), uploaded=0))
@@ -271,14 +268,14 @@ def _html(status: int, page: str, form_origins: list[str] | None = None,
                     headers={"Cache-Control": "no-store", "Content-Security-Policy": csp, **(headers or {})})
 
 
-def _post_form(cfg: settings.Settings) -> Response:
+def _post_form(request: Request, cfg: settings.Settings) -> Response:
     """The /apply/ form posted by a browser without JavaScript: the same submission, the same status codes,
     answered with a page (the receipt, or the form again with the answers and what to fix)."""
     from bdpilot.web import formdata, pages
     now = clock.now()
     posted = None
     try:
-        posted = formdata.parse(_body_bytes(), _header("Idempotency-Key"))
+        posted = formdata.parse(_body_bytes(request), request.header("Idempotency-Key"))
         uploads.posted_attachments(store_for(cfg), cfg, now, posted.payload)  # uploaded beside the form
         accepted = _take(cfg, posted.payload, posted.key)
     except StorageUnavailable as exc:
@@ -304,19 +301,17 @@ def _post_form(cfg: settings.Settings) -> Response:
     return _html(201, pages.receipt_page({**accepted.body, "receipt_url": link}))
 
 
-# The handlers, registered for contract.ROUTES by operation: the one list of routes.
+# The handlers of contract.ROUTES by operation: the one list of routes.
 HANDLERS = {"getCampaign": get_campaign, "getSchema": get_schema, "getOpenapi": get_openapi,
             "createUpload": post_upload, "createSubmission": post_submission,
             "applyUploads": get_apply_uploads, "applyForm": get_apply_form}
-for _route in contract.ROUTES:
-    app.route(_route.path, _route.method)(HANDLERS[_route.operation])
+DISPATCH = {(route.method, route.path): HANDLERS[route.operation] for route in contract.ROUTES}
 
 
-@app.exception_handler(Refused)
-def rejected(exc: Refused) -> Response:
+def rejected(request: Request, exc: Refused) -> Response:
     status = status_of(exc)
     logger.info("rejected", extra={"outcome": exc.code, "status": status})
-    if app.current_event.path == "/api/submissions":
+    if request.path == "/api/submissions":
         metrics.rejected(exc.code)
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
     body = exc.body()
@@ -325,37 +320,47 @@ def rejected(exc: Refused) -> Response:
     return _json(status, body, headers)
 
 
-@app.exception_handler(StorageUnavailable)
-def unavailable(exc: StorageUnavailable) -> Response:
+def unavailable(request: Request, exc: StorageUnavailable) -> Response:
     logger.warning("storage unavailable", extra={"outcome": "unavailable", "aws_error": str(exc)})
     metrics.count(metrics.UNAVAILABLE)
     return _json(503, Unavailable("unavailable", UNAVAILABLE).body(), {"Retry-After": str(RETRY_AFTER)})
 
 
-@app.exception_handler(Exception)
-def failed(exc: Exception) -> Response:
+def failed(request: Request, exc: Exception) -> Response:
     # A bug. The applicant gets an ordinary 500, so Lambda's Errors never counts it: the UnexpectedError metric
     # (alarmed within a minute) and this line are how operators learn of it. Type and code location only:
     # messages, tracebacks and local values may quote the request.
-    path = app.current_event.path
+    path = request.path
     logger.error("unexpected error", extra={"outcome": "error", "route": path if path in ROUTES else "other",
                                             **metrics.code_location(exc)})
     metrics.count(metrics.UNEXPECTED)
     return _json(500, Refused("internal", INTERNAL).body())
 
 
-@app.not_found
-def not_found(exc: NotFoundError) -> Response:
-    path = app.current_event.path
+def not_found(request: Request) -> Response:
+    path = request.path
     if path in ROUTES:
         refused = Refused("method_not_allowed", wording.text("intake.method_not_allowed", method=ROUTES[path]))
         return _json(405, refused.body(), {"Allow": ROUTES[path]})
     return _json(404, Refused("not_found", wording.text("intake.not_found")).body())
 
 
+def answer(request: Request) -> Response:
+    """The route's answer, or the answer to what it raised: a refusal, storage trouble or a bug."""
+    route = DISPATCH.get((request.method, request.path))  # an event without them fails, as under any router
+    try:
+        return route(request) if route else not_found(request)
+    except Refused as exc:
+        return rejected(request, exc)
+    except StorageUnavailable as exc:
+        return unavailable(request, exc)
+    except Exception as exc:
+        return failed(request, exc)
+
+
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        return app.resolve(event, context)
+        return proxy_result(answer(Request(event)))
     finally:
         metrics.flush(context)

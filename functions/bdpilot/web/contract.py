@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -27,11 +27,12 @@ from pydantic.json_schema import WithJsonSchema, models_json_schema
 
 from bdpilot import __version__, settings
 from bdpilot.domain import campaign, rules, tokens, wording
-from bdpilot.domain.application import Application
 from bdpilot.domain.errors import FieldError
 from bdpilot.domain.reference import PATTERN as REFERENCE
 from bdpilot.intake.refusals import Invalid, TooLarge, Unverified, malformed
-from bdpilot.intake.submission import IDEMPOTENCY_KEY
+
+if TYPE_CHECKING:  # imported by `submission_request`: the first answers need not build the 申报书
+    from bdpilot.domain.application import Application
 
 
 def _says(key: str) -> str:
@@ -64,21 +65,27 @@ ROUTES = (
 )
 
 
-class Window(BaseModel):
+class Model(BaseModel):
+    """Built when first used (or by `build`, before a snapshot): a cold start's first answers need only a few."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Window(Model):
     open: bool
     deadline: str = Field(description=_says("deadline"))
     unit_deadline: str = Field(description=_says("unit_deadline"))
     server_time: str
 
 
-class DirectionInfo(BaseModel):
+class DirectionInfo(Model):
     number: int
     category: str
     name: str
     label: str
 
 
-class CampaignState(BaseModel):
+class CampaignState(Model):
     window: Window
     form_token: str = Field(description=_says("form_token"))
     min_fill_seconds: int
@@ -97,7 +104,7 @@ def campaign_state(cfg: settings.Settings, now: datetime) -> CampaignState:
                     for d in campaign.DIRECTIONS])
 
 
-class Request(BaseModel):
+class Request(Model):
     """A request body. `MESSAGES` words a failing field (catalogue keys); `SUMMARY` heads the answer."""
 
     MESSAGES: ClassVar[dict[str, str]] = {}
@@ -159,13 +166,13 @@ class UploadCheck(Request):
     title: Annotated[str | None, BeforeValidator(_text_or_none)] = None  # names the file in the message
 
 
-class UploadChecked(BaseModel):
+class UploadChecked(Model):
     ok: Literal[True]
     upload_id: str
     size: int
 
 
-class UploadTicket(BaseModel):
+class UploadTicket(Model):
     upload_id: str
     url: str = Field(description=_says("upload_url"))
     fields: dict[str, str] = Field(description=_says("upload_fields"))
@@ -191,7 +198,16 @@ class SubmissionRequest(Request):
         return super().refusal(exc)
 
 
-class Receipt(BaseModel):
+@cache
+def submission_request() -> type[SubmissionRequest]:
+    """SubmissionRequest, its `application` resolved: the 申报书's models are imported when a submission comes."""
+    from bdpilot.domain.application import Application
+
+    SubmissionRequest.model_rebuild(_types_namespace={"Application": Application})
+    return SubmissionRequest
+
+
+class Receipt(Model):
     reference: str = Field(pattern=REFERENCE.pattern)
     digest: str = Field(pattern="^[0-9a-f]{64}$", description=_says("digest"))
     received_at: str
@@ -200,19 +216,19 @@ class Receipt(BaseModel):
     receipt_url: str | None = Field(default=None, description=_says("receipt_url"))
 
 
-class FieldProblem(BaseModel):
+class FieldProblem(Model):
     path: str
     message: str
 
 
-class Problem(BaseModel):
+class Problem(Model):
     code: str
     message: str
     fields: list[FieldProblem] | None = None
     resend: bool | None = Field(default=None, description=_says("resend"))
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     error: Problem
 
 
@@ -223,8 +239,14 @@ def answer(model: BaseModel) -> dict[str, Any]:
 
 # --- the OpenAPI document -----------------------------------------------------------------------------------------
 
-MODELS: tuple[type[BaseModel], ...] = (Application, CampaignState, UploadRequest, UploadCheck, UploadChecked,
-                                       UploadTicket, SubmissionRequest, Receipt, ErrorBody)
+
+
+def models() -> tuple[type[BaseModel], ...]:
+    """Every model the document describes."""
+    from bdpilot.domain.application import Application
+
+    return (Application, CampaignState, UploadRequest, UploadCheck, UploadChecked, UploadTicket, submission_request(),
+            Receipt, ErrorBody)
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -251,6 +273,8 @@ def _operation(route: Route) -> dict[str, Any]:
             {"$ref": "#/components/schemas/UploadRequest"}, {"$ref": "#/components/schemas/UploadCheck"}]}
         responses["200"] = {"description": _says("upload_checked"), "content": _ref("UploadChecked")}
     if route.path == "/api/submissions":
+        from bdpilot.intake.submission import IDEMPOTENCY_KEY  # the intake's, needed only for this document
+
         operation["parameters"] = [{"name": "Idempotency-Key", "in": "header", "required": True,
                                     "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}}]
     return operation
@@ -258,7 +282,7 @@ def _operation(route: Route) -> dict[str, Any]:
 
 @cache
 def document() -> dict[str, Any]:
-    _, schemas = models_json_schema([(m, "validation") for m in MODELS], ref_template="#/components/schemas/{model}")
+    _, schemas = models_json_schema([(m, "validation") for m in models()], ref_template="#/components/schemas/{model}")
     schemas["$defs"]["SubmissionRequest"]["properties"]["application"] = {"$ref": "#/components/schemas/Application"}
     paths: dict[str, Any] = {}
     for route in ROUTES:

@@ -26,11 +26,12 @@ def body_for(route: str) -> Body | None:
     """The shape of a JSON request body, from the same models that describe the API (bdpilot.web.contract)."""
     from bdpilot.web import contract
 
-    bodies = {"/api/submissions": Body(shape_of(contract.SubmissionRequest, wording.text("intake.body_submission")),
-                                       "intake.summary"),
-              "/api/uploads": Body(shape_of(contract.UploadRequest, wording.text("intake.body_upload")),
-                                   "intake.upload_summary")}
-    return bodies.get(route)
+    # Each built only for its own route: an upload's check need not walk the whole 申报书.
+    if route == "/api/submissions":
+        return Body(shape_of(contract.submission_request(), wording.text("intake.body_submission")), "intake.summary")
+    if route == "/api/uploads":
+        return Body(shape_of(contract.UploadRequest, wording.text("intake.body_upload")), "intake.upload_summary")
+    return None
 
 
 def refused(route: str, payload: Any) -> tuple[str, list[FieldError]] | None:

@@ -100,7 +100,7 @@ def post_revision_json(call: Call, cfg: settings.Settings, now: datetime, ref: s
 
 
 def _revise(cfg: settings.Settings, now: datetime, ref: str, payload: Any, key: str) -> submission.Accepted:
-    request = contract.parse(contract.SubmissionRequest, payload)
+    request = contract.parse(contract.submission_request(), payload)
     envelope = submission.Envelope(request.application, request.form_token, request.website)
     return revision.revise(reader_for(cfg), cfg, now, ref, envelope, key)
 

@@ -17,21 +17,32 @@ from importlib import resources
 from typing import Any
 
 
+def _flatten(prefix: str, table: dict[str, Any], entries: dict[str, str]) -> dict[str, str]:
+    for key, value in table.items():
+        if isinstance(value, dict):
+            _flatten(f"{prefix}.{key}", value, entries)
+        else:
+            entries[f"{prefix}.{key}"] = value
+    return entries
+
+
+@cache
+def _entries(name: str) -> dict[str, str]:
+    """One section's entries, as `section.key`. Parsed when first asked for: a cold start's first answers read
+    two or three of the files, and parsing them all cost it several milliseconds."""
+    part = resources.files(__package__).joinpath(f"{name}.toml")
+    if not part.is_file():
+        return {}  # an unknown section: `raw` names the missing key
+    return _flatten(name, tomllib.loads(part.read_text(encoding="utf-8")), {})
+
+
 @cache
 def catalogue() -> dict[str, str]:
     """Every entry, as `section.key` (nested tables add more dots)."""
     entries: dict[str, str] = {}
-
-    def add(prefix: str, table: dict[str, Any]) -> None:
-        for key, value in table.items():
-            if isinstance(value, dict):
-                add(f"{prefix}.{key}", value)
-            else:
-                entries[f"{prefix}.{key}"] = value
-
     for part in sorted(resources.files(__package__).iterdir(), key=lambda p: p.name):
         if part.name.endswith(".toml"):
-            add(part.name.removesuffix(".toml"), tomllib.loads(part.read_text(encoding="utf-8")))
+            entries.update(_entries(part.name.removesuffix(".toml")))
     return entries
 
 
@@ -39,11 +50,11 @@ def catalogue() -> dict[str, str]:
 def figures() -> dict[str, Any]:
     """The standing parameters every sentence may use, drawn from the models (imported late: the models word
     their own errors from this catalogue)."""
-    from bdpilot.domain import application, formats
+    from bdpilot.domain import attachments, formats
 
     return {
-        "upload_limit": formats.size_text(application.MAX_UPLOAD_BYTES),
-        "per_kind": application.MAX_ATTACHMENTS_PER_KIND,
+        "upload_limit": formats.size_text(attachments.MAX_UPLOAD_BYTES),
+        "per_kind": attachments.MAX_ATTACHMENTS_PER_KIND,
     }
 
 
@@ -57,7 +68,7 @@ class _Params(dict[str, Any]):
 
 def raw(key: str) -> str:
     """The template itself (KeyError names a missing key: a typo fails the first test that reaches it)."""
-    return catalogue()[key]
+    return _entries(key.split(".", 1)[0])[key]
 
 
 def fill(template: str, /, **params: Any) -> str:
@@ -73,7 +84,8 @@ def text(key: str, /, **params: Any) -> str:
 def section(name: str) -> dict[str, str]:
     """One section's templates, unformatted, keyed without the section name (e.g. for the browser)."""
     prefix = f"{name}."
-    return {key.removeprefix(prefix): value for key, value in catalogue().items() if key.startswith(prefix)}
+    entries = _entries(name.split(".", 1)[0]).items()
+    return {key.removeprefix(prefix): value for key, value in entries if key.startswith(prefix)}
 
 
 def published(name: str) -> dict[str, str]:
