@@ -30,6 +30,7 @@ import boto3
 from moto import mock_aws
 
 from bench.reads import counting
+from bench.staff import session_cookie
 
 UNIT = "河北省"
 
@@ -54,21 +55,8 @@ def seed(dynamodb: Any, table: str, units: list[str], count: int, offset: int) -
 
 
 def signed_in(now: Any) -> str:
-    """A unit account and its session, created exactly as the invitation and sign-in pages create them; the
-    session cookie's value."""
-    from bdpilot.console import auth, services
-    from bdpilot.domain import formats
-
-    accounts = services.current().accounts
-    email = "jingban@hebei.example.gov.cn"
-    accounts.create_account(email, name="经办人", role="unit", unit=UNIT, invited_by="bench",
-                            created_at=formats.beijing_time(now), password_hash=auth.hash_password("长城 长江 黄河"),
-                            totp_secret=auth.new_totp_secret(), totp_last_step=auth.totp_step(now))
-    session_id = auth.token()
-    created = auth.epoch(now)
-    accounts.create_session(auth.digest(session_id), email=email, role="unit", unit=UNIT, created_at=created,
-                            csrf=auth.token(), expires_at=auth.session_expiry(created))
-    return session_id
+    """A unit account of UNIT, signed in: the session cookie's value."""
+    return session_cookie(now, "jingban@hebei.example.gov.cn", "经办人", "unit", UNIT)
 
 
 def measure(rounds: int, cookie: str, cursor: str | None) -> dict[str, float]:

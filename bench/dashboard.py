@@ -31,6 +31,7 @@ import boto3
 from moto import mock_aws
 
 from bench.reads import counting
+from bench.staff import session_cookie
 
 
 def seed(dynamodb: Any, table: str, units: list[str], count: int) -> None:
@@ -91,20 +92,8 @@ def bare(client: Any, table: str, units: list[str]) -> Callable[[], None]:
 
 
 def miit_cookie(now: Any) -> str:
-    """A MIIT account and its session, created as the invitation and sign-in pages create them."""
-    from bdpilot.console import auth, services
-    from bdpilot.domain import formats
-
-    accounts = services.current().accounts
-    email = "miit@example.gov.cn"
-    accounts.create_account(email, name="工信部", role="miit", unit=None, invited_by="bench",
-                            created_at=formats.beijing_time(now), password_hash=auth.hash_password("长城 长江 黄河"),
-                            totp_secret=auth.new_totp_secret(), totp_last_step=auth.totp_step(now))
-    session_id = auth.token()
-    created = auth.epoch(now)
-    accounts.create_session(auth.digest(session_id), email=email, role="miit", unit=None, created_at=created,
-                            csrf=auth.token(), expires_at=auth.session_expiry(created))
-    return session_id
+    """A MIIT account, signed in: the session cookie's value."""
+    return session_cookie(now, "miit@example.gov.cn", "工信部", "miit", None)
 
 
 def measure(rounds: int, reads: dict[str, int], subject: Callable[[], None],

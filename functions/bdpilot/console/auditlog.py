@@ -16,7 +16,7 @@ from bdpilot.console.app import Answer, Context, route
 from bdpilot.console.exports import stamp
 from bdpilot.console.records.cells import csv_text
 from bdpilot.console.views import escape
-from bdpilot.domain import formats, wording
+from bdpilot.domain import formats, review, wording
 
 COLUMNS = ("time", "actor", "role", "unit", "action", "target", "address", "outcome")
 DAY_CHOICES = (7, 30, 90, 400)
@@ -30,6 +30,14 @@ def _days(ctx: Context) -> int:
     return days if days in DAY_CHOICES else DAY_CHOICES[0]
 
 
+def _action(catalogue: dict[str, str], action: str) -> str:
+    """An action in words; a decision (decide_<status>) names the status as the review's catalogue does."""
+    status = action.removeprefix("decide_")
+    if status != action and status in review.STATUSES:
+        return t("audit.actions.decided", status=review.status_label(status))
+    return catalogue.get(f"staff.audit.actions.{action}", action)
+
+
 def cells(event: dict[str, Any]) -> list[str]:
     """One event as the page and the CSV show it: the time in Beijing time, the action and role in words."""
     at = str(event.get("at") or "").split("#")[0]
@@ -37,7 +45,7 @@ def cells(event: dict[str, Any]) -> list[str]:
     action, role = str(event.get("action") or ""), str(event.get("role") or "")
     return [formats.beijing_time(at), str(event.get("actor") or ""),
             catalogue.get(f"staff.audit.roles.{role}", role), str(event.get("unit") or ""),
-            catalogue.get(f"staff.audit.actions.{action}", action), str(event.get("target") or ""),
+            _action(catalogue, action), str(event.get("target") or ""),
             str(event.get("address") or ""), str(event.get("outcome") or "")]
 
 

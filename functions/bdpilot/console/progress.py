@@ -17,7 +17,7 @@ from bdpilot.console.access import listed_units, t
 from bdpilot.console.app import Answer, Context, route
 from bdpilot.console.review import deadline, deadline_text
 from bdpilot.console.views import escape
-from bdpilot.domain import campaign, clock, formats
+from bdpilot.domain import campaign, clock, formats, review
 from bdpilot.domain.review import ReviewRefused
 
 NEAR = timedelta(days=3)  # from then on a unit that has not submitted is flagged
@@ -63,8 +63,8 @@ def _directions(progress: dict[str, Any]) -> str:
             proposed[direction] = proposed.get(direction, 0) + count
             if state.submitted:
                 submitted[direction] = submitted.get(direction, 0) + count
-    heads = "".join(f'<th scope="col">{escape(t(k))}</th>' for k in
-                    ("progress.direction", "progress.direction_proposed", "progress.direction_submitted"))
+    labels = (t("progress.direction"), review.status_label(review.PROPOSED), t("progress.direction_submitted"))
+    heads = "".join(f'<th scope="col">{escape(label)}</th>' for label in labels)
     rows = "".join(f'<tr><th scope="row">{escape(d.label)}</th><td>{proposed.get(str(d.number), 0)}</td>'
                    f'<td>{submitted.get(str(d.number), 0)}</td></tr>' for d in campaign.DIRECTIONS)
     return (f'<h2>{escape(t("progress.directions_title"))}</h2><table class="staff-table">'

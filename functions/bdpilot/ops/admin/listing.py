@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from bdpilot.console.records import selection
 from bdpilot.console.records.cells import csv_text, status_label
-from bdpilot.domain import campaign, wording
+from bdpilot.domain import campaign, review, wording
 from bdpilot.ops.admin.exits import OK, USAGE, AdminError
 from bdpilot.ops.admin.target import Target
 from bdpilot.ops.admin.terminal import clip, json_text, plain, print_table
@@ -117,7 +117,8 @@ def cmd_stats(target: Target, args: argparse.Namespace, out: TextIO) -> int:
     listed = [[clip(u.recommender, 30), str(u.count), str(states[u.recommender].proposed), str(u.quota),
                words["submitted_yes"] if states[u.recommender].submitted else ""] for u in uses if u.listed]
     if listed:
-        print_table([table["recommender"], table["count"], words["proposed"], table["quota"], words["submitted"]],
+        print_table([table["recommender"], table["count"], review.status_label(review.PROPOSED), table["quota"],
+                     words["submitted"]],
                     listed, out)
     unlisted = [[clip(u.recommender, 30), str(u.count), str(u.quota), table["over_yes"] if u.over else ""]
                 for u in uses if not u.listed]
