@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 from functools import cache
-from typing import Any, Union, get_args, get_origin
+from typing import Any, NamedTuple, Union, get_args, get_origin
 
 from annotated_types import MaxLen
 from pydantic import BaseModel
@@ -33,8 +33,7 @@ KEY_CHARS = 64
 SCALAR_CHARS = 100
 
 
-@dataclass(frozen=True)
-class Leaf:
+class Leaf(NamedTuple):
     """A plain value: text, number, date, choice or checkbox."""
 
     title: str
@@ -43,15 +42,13 @@ class Leaf:
     max_length: int | None = None  # for text: the limit quoted in the message
 
 
-@dataclass(frozen=True)
-class Obj:
+class Obj(NamedTuple):
     title: str
     fields: dict[str, Shape]
     closed: bool  # extra="forbid": unknown keys are errors (else the consumer ignores them)
 
 
-@dataclass(frozen=True)
-class Seq:
+class Seq(NamedTuple):
     title: str
     item: Shape
     max_items: int

@@ -6,16 +6,15 @@ reports read it; none of them repeats it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Shanghai")
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(NamedTuple):
     title: str
     number: str
     issuer: str
@@ -49,14 +48,12 @@ PROJECTS_PER_APPLICANT = 1
 DIRECTIONS_PER_PROJECT = 1
 
 
-@dataclass(frozen=True)
-class Category:
+class Category(NamedTuple):
     number: int
     name: str
 
 
-@dataclass(frozen=True)
-class Direction:
+class Direction(NamedTuple):
     number: int
     category: Category
     name: str
@@ -103,8 +100,7 @@ class RecommenderKind(StrEnum):
     OTHER = "other"  # any other 有关单位: named in free text, not on any list, so not verified
 
 
-@dataclass(frozen=True)
-class RecommenderKindInfo:
+class RecommenderKindInfo(NamedTuple):
     kind: RecommenderKind
     name: str
     quota: int
@@ -170,8 +166,7 @@ OTHER_RECOMMENDER = "中央企业集团或其他有关单位"
 UNLISTED_RECOMMENDER = "其他有关单位"
 
 
-@dataclass(frozen=True)
-class Recommender:
+class Recommender(NamedTuple):
     name: str
     kind: RecommenderKind
     group: str
@@ -206,8 +201,7 @@ def quota_for(name: str) -> int:
     return RECOMMENDER_KINDS[recommender_kind(name)].quota
 
 
-@dataclass(frozen=True)
-class Person:
+class Person(NamedTuple):
     name: str
     phone: str
 
@@ -216,8 +210,7 @@ class Person:
         return "tel:+86-" + self.phone.removeprefix("0")
 
 
-@dataclass(frozen=True)
-class Contacts:
+class Contacts(NamedTuple):
     people: tuple[Person, ...]
     email: str
     address: str

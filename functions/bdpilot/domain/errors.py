@@ -7,8 +7,7 @@ models raise has a template there; the message a PydanticCustomError carries is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, get_args, get_origin
+from typing import Any, NamedTuple, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
@@ -26,8 +25,7 @@ MAX_LISTED = 30
 SHOWN_CHARS = 40
 
 
-@dataclass(frozen=True)
-class FieldError:
+class FieldError(NamedTuple):
     path: str
     message: str
 

@@ -10,13 +10,13 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import NamedTuple
 
 from bdpilot.domain import campaign
 from bdpilot.domain.unitwords import AFTER_CITY_NOT_A_CITY, CATEGORY_WORDS, CITY, PREFIXES, SUFFIXES
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     open: bool
     deadline: datetime
     now: datetime
@@ -104,8 +104,7 @@ def _listed_clean() -> dict[str, str]:
     return {clean_name(r.name): r.name for r in campaign.LISTED_RECOMMENDERS}
 
 
-@dataclass(frozen=True)
-class NameProblem:
+class NameProblem(NamedTuple):
     code: str  # an error kind, worded by the catalogue's `rules` section (with the listed unit's {name})
     listed: campaign.Recommender | None = None
 
@@ -141,7 +140,7 @@ def unit_of(recommender_name: str) -> str:
 
 # --- quotas -----------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True)  # not a NamedTuple: its `count` would shadow tuple.count
 class QuotaUse:
     recommender: str
     kind: campaign.RecommenderKind

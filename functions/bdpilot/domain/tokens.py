@@ -7,12 +7,11 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class TokenProblem:
+class TokenProblem(NamedTuple):
     code: str  # "invalid" | "too_fast"
     retry_after: int = 0
 

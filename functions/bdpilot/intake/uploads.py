@@ -14,7 +14,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from bdpilot import settings
@@ -59,8 +59,7 @@ def upload_problem(info: UploadInfo | None, owner: str, label: str) -> str | Non
     return None
 
 
-@dataclass(frozen=True)
-class Ticket:
+class Ticket(NamedTuple):
     """A presigned POST for one file: the browser posts `fields` and then the file to `url`."""
 
     upload_id: str
@@ -111,8 +110,7 @@ def slots(secret: bytes, token: str) -> list[tuple[str, int, str]]:
             for n in range(1, MAX_ATTACHMENTS_PER_KIND + 1)]
 
 
-@dataclass(frozen=True)
-class Filed:
+class Filed(NamedTuple):
     """A slot holding a checked upload."""
 
     kind: str

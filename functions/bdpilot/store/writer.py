@@ -10,10 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote
 
 import boto3
@@ -39,8 +38,7 @@ CLAIM_STALE_SECONDS = 15 * 60
 UNITS_TABLE = "bdpilot-units"
 
 
-@dataclass(frozen=True)
-class UploadInfo:
+class UploadInfo(NamedTuple):
     size: int
     content_type: str
     owner: str

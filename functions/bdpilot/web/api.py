@@ -163,7 +163,7 @@ def post_upload(request: Request) -> Response:
     contract.parse(contract.UploadRequest, payload)
     ticket = uploads.request_upload(store_for(cfg), token)
     logger.info("upload presigned", extra={"outcome": "presigned"})
-    return _json(201, contract.answer(contract.UploadTicket(**vars(ticket))))
+    return _json(201, contract.answer(contract.UploadTicket(**ticket._asdict())))
 
 
 def _take(cfg: settings.Settings, payload: Any, key: str | None) -> submission.Accepted:

@@ -5,9 +5,8 @@ The shapes are built when a body is first checked: a cold start that answers a G
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from bdpilot.domain import wording
 from bdpilot.domain.bounds import Obj, check, shape_of
@@ -15,8 +14,7 @@ from bdpilot.domain.errors import FieldError, listed
 from bdpilot.intake.refusals import Invalid
 
 
-@dataclass(frozen=True)
-class Body:
+class Body(NamedTuple):
     shape: Obj
     summary: str  # the refusal's message (a catalogue key) when the body goes beyond its shape
 

@@ -80,7 +80,7 @@ def post_upload(call: Call, cfg: settings.Settings, now: datetime, ref: str) -> 
     store = reader_for(cfg)
     revision.require_revisable(cfg, now, revision.load(store, ref))
     ticket = uploads.request_upload(store, token)
-    return reply(201, contract.answer(contract.UploadTicket(**vars(ticket))))
+    return reply(201, contract.answer(contract.UploadTicket(**ticket._asdict())))
 
 
 @route("POST", "/api/receipt/revision")
