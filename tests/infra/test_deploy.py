@@ -19,7 +19,7 @@ MAX_ZIP_BYTES = 10 * 1024 * 1024
 @pytest.mark.slow
 def test_package_holds_the_handler_and_its_dependencies_but_not_boto3(tmp_path: Path,
                                                                       template: dict[str, Any]) -> None:
-    archive = deploy.build_package(tmp_path / "a", template)
+    archive = deploy.build_package(tmp_path / "a", template, bytecode=False)  # bytecode: test_deploy_bytecode.py
     assert archive.is_file()
     assert archive.stat().st_size <= MAX_ZIP_BYTES
     names = set(zipfile.ZipFile(archive).namelist())
@@ -36,7 +36,7 @@ def test_package_holds_the_handler_and_its_dependencies_but_not_boto3(tmp_path: 
     assert any(n.startswith("pydantic_core/") and n.endswith(suffix) for n in names), suffix
     assert not any(n.endswith(".so") and "linux-gnu" in n and not n.endswith(suffix) for n in names)
     # Deterministic: the same inputs give the same bytes, so an unchanged function is not redeployed.
-    assert deploy.build_package(tmp_path / "b", template).read_bytes() == archive.read_bytes()
+    assert deploy.build_package(tmp_path / "b", template, bytecode=False).read_bytes() == archive.read_bytes()
 
 
 def test_runtime_requirements_leave_out_what_lambda_provides() -> None:

@@ -106,10 +106,11 @@ def test_closure_follows_imports_inside_functions_and_leaves_out_operator_tools(
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The public function's zip, built once with the others beside it (staff, receipt, mail queue)."""
+    """The public function's zip, built once with the others beside it (staff, receipt, mail queue); sources only
+    (the bytecode: test_deploy_bytecode.py)."""
     from bdpilot.ops import stack
 
-    return deploy.build_package(tmp_path_factory.mktemp("zip") / "build", stack.load_template())
+    return deploy.build_package(tmp_path_factory.mktemp("zip") / "build", stack.load_template(), bytecode=False)
 
 
 @pytest.fixture(scope="module")

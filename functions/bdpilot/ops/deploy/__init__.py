@@ -3,7 +3,7 @@
     bdpilot deploy --stage prod [--region ap-northeast-1] [--alarm-email ops@example.org]
                    [--site-domain example.org (--certificate-arn arn:aws:acm:us-east-1:...
                                                | --server-certificate-id ASCA...)]
-                   [--deadline 2020-12-01T00:00] [--quiet-alarm-minutes 60]
+                   [--deadline 2020-12-01T00:00] [--quiet-alarm-minutes 60] [--no-bytecode]
 
 Needs AWS credentials allowed to manage the stack's resources (CloudFormation, IAM, S3, DynamoDB, KMS, Lambda,
 API Gateway, WAF, CloudFront, CloudWatch, SNS) and ssm:GetParameter + ssm:PutParameter on the form-token secret
@@ -13,7 +13,8 @@ Outside China it first creates or updates `bdpilot-<stage>-edge` in us-east-1 (i
 distribution's web ACL and its alarm). In China (cn-north-1, cn-northwest-1) it requires an ICP-filed
 --site-domain and an IAM --server-certificate-id, creates no edge stack, and stores each page <dir>/index.html
 also under <dir>/ (no CloudFront Functions there; infra/adr/0004-china-regions.md).
-Run it from the repository (it reads infra/ and mkdocs.yml).
+Run it from the repository (it reads infra/ and mkdocs.yml), with the Lambda runtime's Python at hand (python3.12:
+it compiles the zips' bytecode, infra/adr/0022-bytecode-in-the-zip.md) unless --no-bytecode.
 
 Safe by construction: arguments are checked before anything is created (deploy_checks), a rolled-back first
 deploy is explained and re-created, change sets are read and refused when they would replace or remove the data
@@ -52,6 +53,7 @@ from bdpilot.ops.deploy.package import (
     lambda_platform,
     mailqueue_zip,
     receipt_zip,
+    runtime_python,
     runtime_requirements,
     settle_artifacts,
     staff_zip,
@@ -170,6 +172,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         "user:password, e.g. /bdpilot/prod/smtp ('' = no login)")
     parser.add_argument("--rotate-secret", action="store_true", help="write a new version of the form-token secret "
                         "(SSM /bdpilot/<stage>/form-token-secret); forms open at that moment need a reload")
+    parser.add_argument("--no-bytecode", dest="bytecode", action="store_false", help="ship sources only, without "
+                        "bytecode compiled by the runtime's Python (no python3.x needed here; slower cold starts)")
     return parser.parse_args(argv)
 
 
@@ -217,8 +221,11 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bdpilot-deploy-") as tmp:
         work = Path(tmp)
-        archive = build_package(work, template)
-        print(f"package: {archive.stat().st_size / 1e6:.1f} MB for {' '.join(lambda_platform(template)[:2])}")
+        python = runtime_python(template) if args.bytecode else None  # refused here, before anything is written
+        archive = build_package(work, template, bytecode=args.bytecode, python=python)
+        compiled = f"bytecode {python.cache_tag} by {python.path}" if python else "sources only (--no-bytecode)"
+        print(f"package: {archive.stat().st_size / 1e6:.1f} MB for {' '.join(lambda_platform(template)[:2])}, "
+              f"{compiled}")
         site = build_site(work)
 
         # In the stack's region, before the stack: the function reads the version the stack pins.

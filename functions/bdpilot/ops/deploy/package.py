@@ -4,6 +4,8 @@ and the artifacts bucket that holds it for as long as the stack refers to it."""
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +13,7 @@ import tomllib
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bdpilot.ops.deploy import closure
 from bdpilot.ops.deploy.checks import DeployError
@@ -43,6 +45,9 @@ MAILQUEUE_ZIP_NAME = "bdpilot-mailqueue.zip"
 MAILQUEUE_FUNCTION_LOGICAL_ID = "MailQueueFunction"
 MAILQUEUE_HANDLER_MODULE = "bdpilot.web.mailqueue"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip, byte for byte
+# The interpreter that compiles the zips' bytecode, when not found by itself (runtime_python).
+RUNTIME_PYTHON_ENV = "BDPILOT_RUNTIME_PYTHON"
+TASK_ROOT = "/var/task"  # where Lambda unpacks the zip: the paths the compiled code's tracebacks show
 
 # Artifacts are tagged so the bucket's lifecycle can expire what no stack uses any more, and only that:
 # S3 lifecycle filters can select by tag but not exclude by one, so the live zip carries no expiring tag.
@@ -91,10 +96,116 @@ def lambda_platform(template: Mapping[str, Any], logical_id: str = FUNCTION_LOGI
             "--python-version", runtime.removeprefix("python"), "--only-binary=:all:"]
 
 
-def files(root: Path) -> Iterator[Path]:
+def files(root: Path, cache_tag: str | None = None) -> Iterator[Path]:
+    """What goes in the zip, in a fixed order: no bytecode, except each module's pyc of `cache_tag` (a pyc of
+    another tag, or without its source, is nothing the runtime would load)."""
     for path in sorted(root.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            yield path
+        if not path.is_file():
+            continue
+        if path.suffix == ".pyc" or "__pycache__" in path.relative_to(root).parts:
+            suffix = f".{cache_tag}.pyc"
+            if not (cache_tag and path.parent.name == "__pycache__" and path.name.endswith(suffix)
+                    and (path.parent.parent / (path.name.removesuffix(suffix) + ".py")).is_file()):
+                continue
+        yield path
+
+
+# ---------------------------------------------------------------- bytecode compiled by the runtime's Python
+
+
+class RuntimePython(NamedTuple):
+    """An interpreter, with what running it reported."""
+    path: str
+    version: tuple[int, int]
+    cache_tag: str  # e.g. cpython-312: the pycs' names, which only that minor version loads
+
+
+def runtime_version(template: Mapping[str, Any]) -> tuple[int, int]:
+    """The python3.x that every function of the template declares: one interpreter compiles every zip."""
+    runtimes = {resource.get("Properties", {}).get("Runtime") for resource in template["Resources"].values()
+                if resource.get("Type") == "AWS::Lambda::Function"}
+    runtime = next(iter(runtimes)) if len(runtimes) == 1 else None
+    found = re.fullmatch(r"python3\.([0-9]+)", runtime) if isinstance(runtime, str) else None
+    if found is None:
+        raise PackageError(f"the functions must all declare one python3.x Runtime, not {sorted(map(str, runtimes))}")
+    return 3, int(found[1])
+
+
+def probe(path: str) -> RuntimePython | None:
+    """Run `path` and ask it its version and cache tag; None when it does not run (e.g. a pyenv shim of a version
+    that is not selected)."""
+    script = "import sys; print(*sys.version_info[:2], sys.implementation.cache_tag)"
+    try:
+        result = subprocess.run([path, "-c", script], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    fields = result.stdout.split()
+    if result.returncode != 0 or len(fields) != 3 or not all(f.isdigit() for f in fields[:2]):
+        return None
+    return RuntimePython(path, (int(fields[0]), int(fields[1])), fields[2])
+
+
+def pyenv_pythons(version: tuple[int, int], environ: Mapping[str, str], home: Path) -> list[str]:
+    """pyenv's interpreters of `version` (its newest patch release first), found without pyenv's shims."""
+    root = Path(environ.get("PYENV_ROOT") or home / ".pyenv")
+    major, minor = version
+    found = root.glob(f"versions/{major}.{minor}.*/bin/python{major}.{minor}")
+
+    def release(path: Path) -> tuple[int, ...]:
+        return tuple(int(part) for part in re.findall(r"[0-9]+", path.parents[1].name))
+
+    return [str(path) for path in sorted(found, key=release, reverse=True)]
+
+
+def runtime_python(template: Mapping[str, Any], *, environ: Mapping[str, str] = os.environ,
+                   executable: str = sys.executable, home: Path | None = None) -> RuntimePython:
+    """The interpreter of the functions' python3.x, verified by running it: $BDPILOT_RUNTIME_PYTHON if set (and then
+    only that one), else this one if its version fits, else python3.x on PATH (each, as a pyenv shim may not run),
+    else pyenv's."""
+    version = runtime_version(template)
+    wanted, tag = f"python{version[0]}.{version[1]}", f"cpython-{version[0]}{version[1]}"
+    fix = (f"install {wanted} (e.g. `pyenv install {version[0]}.{version[1]}`), set {RUNTIME_PYTHON_ENV} to its "
+           "path, or deploy with --no-bytecode (sources only: slower cold starts)")
+
+    def fits(found: RuntimePython) -> bool:
+        return found.version == version and found.cache_tag == tag
+
+    named = environ.get(RUNTIME_PYTHON_ENV)
+    if named:
+        found = probe(named)
+        if found is None or not fits(found):
+            what = "does not run" if found is None else f"is Python {found.version[0]}.{found.version[1]}"
+            raise PackageError(f"{RUNTIME_PYTHON_ENV}={named} {what}, but the functions run {wanted} and their "
+                               f"bytecode must be compiled by it: {fix}")
+        return found
+    on_path = [shutil.which(wanted, path=folder) for folder in environ.get("PATH", "").split(os.pathsep) if folder]
+    candidates = [executable, *on_path, *pyenv_pythons(version, environ, home or Path.home())]
+    for candidate in dict.fromkeys(c for c in candidates if c):
+        if (found := probe(candidate)) is not None and fits(found):
+            return found
+    raise PackageError(f"no {wanted} to compile the functions' bytecode with (the Lambda runtime loads only "
+                       f"{tag} pycs): {fix}")
+
+
+def compile_bytecode(build: Path, python: RuntimePython) -> None:
+    """Compile every module in `build` as the runtime would, so a cold start does not (/var/task is read-only: the
+    runtime caches nothing). Unchecked-hash pycs are loaded without looking at the source and hold no timestamp;
+    their code names the /var/task paths, not the build folder's, so the zip stays reproducible and the import
+    system has no file names to fix up. Level 0 only, as Lambda runs without -O."""
+    for cache in list(build.rglob("__pycache__")):  # wheels' own bytecode, of whatever tag: never shipped
+        shutil.rmtree(cache, ignore_errors=True)
+    for stray in build.rglob("*.pyc"):
+        stray.unlink()
+    root = str(build.resolve())
+    # No PYTHON* settings of this shell, and a fixed hash seed: set constants are written in iteration order.
+    # `-s` before -m: no user site; after: the prefix stripped from the paths the code objects hold.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {"PYTHONHASHSEED": "0"}
+    result = subprocess.run([python.path, "-s", "-m", "compileall", "-q", "-o", "0", "--invalidation-mode",
+                             "unchecked-hash", "-s", root, "-p", TASK_ROOT, root],
+                            capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise PackageError(f"{python.path} could not compile the function's modules:\n"
+                           f"{(result.stdout + result.stderr).strip()[-3000:]}")
 
 
 def receipt_roots() -> tuple[str, ...]:
@@ -105,18 +216,25 @@ def receipt_roots() -> tuple[str, ...]:
     return (RECEIPT_HANDLER_MODULE, *receipt.VIEW_MODULES)
 
 
-def build_package(out_dir: Path, template: Mapping[str, Any] | None = None) -> Path:
+def build_package(out_dir: Path, template: Mapping[str, Any] | None = None, *, bytecode: bool = True,
+                  python: RuntimePython | None = None) -> Path:
     """Build the public function's zip and, beside it, the staff, receipt and mail queue functions' (STAFF_ZIP_NAME,
-    RECEIPT_ZIP_NAME, MAILQUEUE_ZIP_NAME); return the public one's path (`staff_zip(path)` etc. are the others)."""
+    RECEIPT_ZIP_NAME, MAILQUEUE_ZIP_NAME); return the public one's path (`staff_zip(path)` etc. are the others).
+    With `bytecode`, each zip also holds its modules compiled by `python` (default: runtime_python's); without,
+    sources only."""
     if template is None:
         from bdpilot.ops import stack
 
         template = stack.load_template()
-    archive = build_zip(out_dir, template, FUNCTION_LOGICAL_ID, closure.HANDLER_MODULE, FUNCTION_LOCK, ZIP_NAME)
-    build_zip(out_dir, template, STAFF_FUNCTION_LOGICAL_ID, STAFF_HANDLER_MODULE, STAFF_LOCK, STAFF_ZIP_NAME)
-    build_zip(out_dir, template, RECEIPT_FUNCTION_LOGICAL_ID, receipt_roots(), FUNCTION_LOCK, RECEIPT_ZIP_NAME)
+    python = (python or runtime_python(template)) if bytecode else None  # refused before pip runs
+    archive = build_zip(out_dir, template, FUNCTION_LOGICAL_ID, closure.HANDLER_MODULE, FUNCTION_LOCK, ZIP_NAME,
+                        python=python)
+    build_zip(out_dir, template, STAFF_FUNCTION_LOGICAL_ID, STAFF_HANDLER_MODULE, STAFF_LOCK, STAFF_ZIP_NAME,
+              python=python)
+    build_zip(out_dir, template, RECEIPT_FUNCTION_LOGICAL_ID, receipt_roots(), FUNCTION_LOCK, RECEIPT_ZIP_NAME,
+              python=python)
     build_zip(out_dir, template, MAILQUEUE_FUNCTION_LOGICAL_ID, MAILQUEUE_HANDLER_MODULE, FUNCTION_LOCK,
-              MAILQUEUE_ZIP_NAME)
+              MAILQUEUE_ZIP_NAME, python=python)
     return archive
 
 
@@ -134,10 +252,11 @@ def mailqueue_zip(archive: Path) -> Path:
 
 
 def build_zip(out_dir: Path, template: Mapping[str, Any], logical_id: str, handler_module: str | Sequence[str],
-              lock: Path, name: str) -> Path:
+              lock: Path, name: str, *, python: RuntimePython | None) -> Path:
     """pip-install the locked dependencies (each file checked against its hash) for the Lambda runtime and
-    architecture the template gives `logical_id`, next to the bdpilot modules `handler_module` imports, and zip
-    them deterministically; return the zip's path. Needs PyPI (or a pip index), not AWS."""
+    architecture the template gives `logical_id`, next to the bdpilot modules `handler_module` imports, compile them
+    with `python` (None: sources only) and zip them deterministically; return the zip's path. Needs PyPI (or a pip
+    index), not AWS."""
     if not lock.is_file():
         raise PackageError(f"no lock file {lock} (run `make lock`)")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -157,9 +276,12 @@ def build_zip(out_dir: Path, template: Mapping[str, Any], logical_id: str, handl
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
 
+    if python is not None:
+        compile_bytecode(build, python)
+
     archive = out_dir / name
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bundle:
-        for path in files(build):
+        for path in files(build, python.cache_tag if python else None):
             entry = zipfile.ZipInfo(path.relative_to(build).as_posix(), date_time=ZIP_EPOCH)
             entry.external_attr = 0o644 << 16
             entry.compress_type = zipfile.ZIP_DEFLATED
