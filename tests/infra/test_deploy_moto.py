@@ -59,8 +59,9 @@ POLICY = {"Statement": [
 
 
 def moto_template(transform: Callable[[dict[str, Any]], None] | None = None, distribution_id: str = "") -> str:
-    """The real template minus what moto's CloudFormation cannot create, the Lambda function kept."""
-    kept = {"AWS::Lambda::Function", "AWS::Lambda::Permission"}
+    """The real template minus what moto's CloudFormation cannot create, the Lambda function and its published
+    version kept. The API's permission goes: it is the alias's, and moto has no aliases."""
+    kept = {"AWS::Lambda::Function", "AWS::Lambda::Version"}
     original = stack.load_template()
     lacking = {r["Type"] for r in original["Resources"].values()} - set(get_model_map())
     skipped = (stack.MOTO_SKIPPED_TYPES - kept) | (lacking - kept)
@@ -156,6 +157,7 @@ class Harness:
     zip_content: str = "v1"
     packaged: int = 0
     platforms: list[str] = field(default_factory=list)
+    compiled_by: list[str | None] = field(default_factory=list)  # the interpreter each build got (None: sources)
     edge_calls: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, region, alarm e-mail)
 
     def template(self, transform: Callable[[dict[str, Any]], None] | None = None) -> None:
@@ -208,10 +210,13 @@ class Harness:
         return buffer.getvalue()
 
 
-def _fake_package(harness: Harness) -> Callable[[Path, dict[str, Any]], Path]:
-    def build(out_dir: Path, template: dict[str, Any]) -> Path:
+def _fake_package(harness: Harness) -> Callable[..., Path]:
+    def build(out_dir: Path, template: dict[str, Any], *, bytecode: bool = True,
+              python: package.RuntimePython | None = None) -> Path:
         options = package.lambda_platform(template)  # the template deployed is the one packaged for
         harness.platforms.append(options[options.index("--platform") + 1])
+        assert bytecode == (python is not None)
+        harness.compiled_by.append(python.path if python else None)
         harness.packaged += 1
         out_dir.mkdir(parents=True, exist_ok=True)
         archive = out_dir / package.ZIP_NAME
@@ -276,6 +281,13 @@ def _harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.Cap
         policy.write_text(json.dumps(POLICY), encoding="utf-8")
         monkeypatch.setattr(deploy, "STACK_POLICY", policy)
         monkeypatch.setattr(deploy, "build_package", _fake_package(harness))
+
+        def runtime_python(template: dict[str, Any]) -> package.RuntimePython:
+            """The runtime's Python may be missing here (CI): one of the version the template declares."""
+            major, minor = package.runtime_version(template)
+            return package.RuntimePython("/stub/python", (major, minor), f"cpython-{major}{minor}")
+
+        monkeypatch.setattr(deploy, "runtime_python", runtime_python)
         monkeypatch.setattr(deploy, "build_site", _fake_site)
         if not checks.in_china(region):  # China: the real one, which must not reach us-east-1
 
@@ -395,6 +407,16 @@ def test_the_live_zip_never_expires_and_the_old_lifecycle_is_replaced(aws: Harne
     assert templates and all(_expires(rules, k, _tag(aws, artifacts, k)) for k in templates)
 
 
+def test_deploy_ships_bytecode_unless_told_not_to(aws: Harness) -> None:
+    code, out, err = aws.run("--alarm-email", EMAIL)
+    assert code == 0, err
+    assert aws.compiled_by == ["/stub/python"]
+    assert "bytecode cpython-3" in out and "by /stub/python" in out
+    code, out, err = aws.run("--no-bytecode")
+    assert code == 0, err
+    assert aws.compiled_by == ["/stub/python", None] and "sources only (--no-bytecode)" in out
+
+
 def test_deploying_the_same_thing_again_changes_nothing(aws: Harness) -> None:
     assert aws.run("--alarm-email", EMAIL)[0] == 0
     before = aws.stack()
@@ -429,6 +451,45 @@ def test_a_changed_zip_updates_the_function_under_the_stack_policy(aws: Harness)
     assert aws.stack()["StackStatus"] == "UPDATE_COMPLETE"
     # The policy guards this update: set before the change set is executed.
     assert aws.aws.calls.index("SetStackPolicy") < aws.aws.calls.index("ExecuteChangeSet")
+
+
+# ---------------------------------------------------------------- the release fingerprint (SnapStart, ADR 0021)
+
+
+def _release(harness: Harness) -> str:
+    return harness.parameters()["FunctionRelease"]
+
+
+def test_the_release_fingerprint_is_passed_and_changes_only_with_what_is_deployed(aws: Harness) -> None:
+    assert aws.run("--alarm-email", EMAIL)[0] == 0
+    first = _release(aws)
+    assert len(first) == 64 and set(first) <= set("0123456789abcdef")
+    # $LATEST carries it, and the version published from it (moto publishes one; it has no alias).
+    assert _function_environment(aws)["FUNCTION_RELEASE"] == first
+    versions = aws.client("lambda").list_versions_by_function(FunctionName=aws.outputs()["FunctionName"])
+    assert "1" in [v["Version"] for v in versions["Versions"]]
+
+    # The same deploy again (the alarm address now kept from the stack): the same fingerprint, nothing executed.
+    executed = aws.aws.calls.count("ExecuteChangeSet")
+    code, _, err = aws.run()
+    assert code == 0, err
+    assert _release(aws) == first and aws.aws.calls.count("ExecuteChangeSet") == executed
+
+    # A new zip is a new CodeKey: a new fingerprint, in $LATEST's environment (so a new version is published).
+    aws.zip_content = "v2"
+    assert aws.run()[0] == 0
+    second = _release(aws)
+    assert second != first and _function_environment(aws)["FUNCTION_RELEASE"] == second
+
+
+def test_a_setting_kept_from_the_stack_counts_as_the_value_it_keeps(aws: Harness) -> None:
+    deadline = "2020-12-01T09:00+00:00"
+    assert aws.run("--alarm-email", EMAIL, "--deadline", deadline)[0] == 0
+    first = _release(aws)
+    assert aws.run()[0] == 0  # --deadline not given: the stack keeps its value, and the release is the same
+    assert _release(aws) == first
+    assert aws.run("--deadline", "")[0] == 0  # a changed setting: a new release
+    assert _release(aws) != first
 
 
 # ---------------------------------------------------------------- the form-token secret in SSM

@@ -47,7 +47,7 @@ def test_every_receipt_route_reaches_the_receipt_function_and_nothing_more(resou
     for method, resource in declared:
         assert any(m == method and (p == resource or (resource.endswith("{proxy+}") and p.startswith("/api/receipt/")))
                    for m, p in receipt.ROUTES), (method, resource)
-    depends = set(resources["ApiDeploymentV3"]["DependsOn"])
+    depends = set(resources["ApiDeploymentV4"]["DependsOn"])
     assert {"ApiGetReceipt", "ApiGetReceiptProxy", "ApiPostReceiptProxy"} <= depends
     arns = {sub_text(p["Properties"]["SourceArn"]).rsplit("${Api}", 1)[1]
             for p in of_type(resources, "AWS::Lambda::Permission").values()

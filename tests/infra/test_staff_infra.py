@@ -87,7 +87,7 @@ def test_the_api_sends_staff_and_everything_under_it_to_the_staff_function(resou
     assert all(m["HttpMethod"] == "ANY" and m["Integration"]["Type"] == "AWS_PROXY" for m in methods.values())
     assert resources["ApiStaffResource"]["Properties"]["PathPart"] == "staff"
     assert resources["ApiStaffProxyResource"]["Properties"]["PathPart"] == "{proxy+}"
-    assert {"ApiAnyStaff", "ApiAnyStaffProxy"} <= set(resources["ApiDeploymentV3"]["DependsOn"])
+    assert {"ApiAnyStaff", "ApiAnyStaffProxy"} <= set(resources["ApiDeploymentV4"]["DependsOn"])
     arns = {sub_text(p["Properties"]["SourceArn"]).rsplit("${Api}", 1)[1]
             for p in of_type(resources, "AWS::Lambda::Permission").values()
             if p["Properties"]["FunctionName"] == {"Fn::GetAtt": ["StaffFunction", "Arn"]}}

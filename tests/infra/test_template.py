@@ -114,7 +114,8 @@ def test_function_configuration(resources: dict[str, Any], template: dict[str, A
                                                       "BDPILOT_DEADLINE", "BDPILOT_STAGE", "BDPILOT_SITE_URL",
                                                       "BDPILOT_UNITS_TABLE", "BDPILOT_MAIL", "BDPILOT_MAIL_FROM",
                                                       "BDPILOT_SMTP_URL", "BDPILOT_SMTP_SECRET_PARAMETER",
-                                                      "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+                                                      "FUNCTION_RELEASE", "POWERTOOLS_SERVICE_NAME",
+                                                      "POWERTOOLS_METRICS_NAMESPACE"}
     # The form-token secret is never in the template, its parameters or the environment: only the name and the
     # pinned version of the SSM SecureString (tests/integration/test_secret_parameter.py reads it).
     assert props["Environment"]["Variables"]["BDPILOT_SECRET_PARAMETER"] == {
@@ -192,14 +193,14 @@ def api_routes(resources: dict[str, Any]) -> dict[str, str]:
         if "${ReceiptFunction.Arn}" in sub_text(props["Integration"]["Uri"]):
             continue  # /api/receipt*: tests/infra/test_receipt_and_mail_infra.py
         assert props["Integration"]["Type"] == "AWS_PROXY"
-        assert "${Function.Arn}" in sub_text(props["Integration"]["Uri"])
+        assert "${FunctionLive}" in sub_text(props["Integration"]["Uri"])  # the alias (tests/infra/test_snapstart.py)
         paths[path_of(props["ResourceId"]["Ref"])] = props["HttpMethod"]
     return paths
 
 
 def test_api_routes_are_the_handlers_routes(resources: dict[str, Any]) -> None:
     assert api_routes(resources) == api.ROUTES
-    deployment = resources["ApiDeploymentV3"]
+    deployment = resources["ApiDeploymentV4"]
     assert set(deployment["DependsOn"]) >= set(of_type(resources, "AWS::ApiGateway::Method"))
 
 

@@ -22,8 +22,9 @@ TEMPLATE_PATH = Path(__file__).resolve().parents[3] / "infra" / "template.yaml"
 # API Gateway stages, validators and gateway responses: it would skip them with a warning and then fail on, or
 # silently drop, references to them. (tests/infra/test_stack_in_moto.py checks this list against moto's own.)
 # The Lambda function is skipped on purpose: moto can create it, but only from a code zip already in S3, and
-# locally the handler runs in-process anyway; its Permission exists only to attach to it. The mail queue's
-# EventBridge schedule targets a function, so it goes too (moto refuses a target that is not an ARN).
+# locally the handler runs in-process anyway; its Permission exists only to attach to it, and so does its
+# published Version (moto can publish one; moto has no Alias at all). The mail queue's EventBridge schedule
+# targets a function, so it goes too (moto refuses a target that is not an ARN).
 # Kept resources that refer to a skipped one get the placeholder `moto-skipped-<LogicalId>` instead (e.g. the
 # CORS origin of the submissions bucket when SiteDomain is empty); outputs that refer to one are left out.
 MOTO_SKIPPED_TYPES: frozenset[str] = frozenset(
@@ -42,6 +43,8 @@ MOTO_SKIPPED_TYPES: frozenset[str] = frozenset(
         "AWS::SNS::Subscription",
         "AWS::Lambda::Function",
         "AWS::Lambda::Permission",
+        "AWS::Lambda::Version",
+        "AWS::Lambda::Alias",
         "AWS::Events::Rule",
         "AWS::WAFv2::LoggingConfiguration", "AWS::CloudFront::CloudFrontOriginAccessIdentity", "AWS::ApiGateway::Account",  # noqa: E501
     }

@@ -364,3 +364,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return proxy_result(answer(Request(event)))
     finally:
         metrics.flush(context)
+
+
+def _hook_snapshots() -> None:
+    """SnapStart (infra/adr/0021-snapstart.md): warmup.prepare before the snapshot, warmup.reseed after each
+    restore. Only Lambda's managed runtime has snapshot_restore_py; locally and in tests nothing is hooked."""
+    try:
+        import snapshot_restore_py as runtime  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    from bdpilot.web import warmup
+
+    runtime.register_before_snapshot(warmup.prepare)
+    runtime.register_after_restore(warmup.reseed)
+
+
+_hook_snapshots()

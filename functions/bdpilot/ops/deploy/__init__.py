@@ -24,6 +24,8 @@ deploy is explained and re-created, change sets are read and refused when they w
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import secrets
 import sys
 import tempfile
@@ -273,6 +275,8 @@ def _deploy(args: argparse.Namespace, session: Any = None) -> int:
             "AppSecretVersion": str(secret_version),
             **secret_parameters(None if previous is None else set(previous)),
         }
+        # Publishes a new version of the public function (a new SnapStart snapshot) exactly when this changes.
+        parameters[RELEASE] = release_fingerprint(TEMPLATE.read_bytes(), parameters, template, previous)
         # Each function's zip: (the key the stack has now, the one this deploy uploaded).
         zips = [(_previous_code_key(state, artifacts, parameter), parameters[parameter])
                 for parameter in ("CodeKey", "StaffCodeKey", "ReceiptCodeKey", "MailQueueCodeKey")]
@@ -325,6 +329,27 @@ def secret_parameters(existing: set[str] | None) -> dict[str, str | None]:
     update takes); the form-token secret is in SSM (form_token_secret)."""
     have = existing or set()
     return {name: secrets.token_urlsafe(32) if name not in have else None for name in SECRET_PARAMETERS}
+
+
+RELEASE = "FunctionRelease"  # the template's parameter (infra/adr/0021-snapstart.md)
+
+
+def release_fingerprint(template_bytes: bytes, parameters: dict[str, str | None], template: dict[str, Any],
+                        previous: dict[str, str] | None) -> str:
+    """FunctionRelease: SHA-256 over the template's bytes and the parameter values this deploy puts in effect
+    (sorted JSON, without the fingerprint itself). A value kept from the stack (None) counts as the stack's value,
+    or on create the template's default, so deploying the same again gives the same fingerprint and stays a no-op;
+    a new zip (CodeKey), template or setting gives a new one. NoEcho values are left out: the stack reads them
+    back as ****, and a secret has no place in a fingerprint anyone can read."""
+    declared = template.get("Parameters", {})
+    effective: dict[str, str] = {}
+    for name, value in parameters.items():
+        spec = declared.get(name, {})
+        if name == RELEASE or spec.get("NoEcho"):
+            continue
+        effective[name] = str((previous or {}).get(name, spec.get("Default", "")) if value is None else value)
+    text = json.dumps(effective, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(template_bytes + b"\n" + text.encode()).hexdigest()
 
 
 def deploy_edge(session: Any, stage: str, region: str, alarm_email: str) -> str:
