@@ -15,12 +15,15 @@ Both talk to the same moto server on loopback (started here, with the stack of i
 process imports moto. Times are measured inside the child from its first statement (the interpreter's own start
 is the same for both). Rounds interleaved, medians. Target: ratio ≤ 1.3.
 
-Bytecode: the children inherit the caller's environment. With PYTHONDONTWRITEBYTECODE set and no __pycache__ in
-functions/, every handler child compiles bdpilot's modules (~20 ms) while the baseline's libraries load cached
-bytecode: closer to Lambda today, whose zip ships no .pyc (for bdpilot or the bundled libraries). Say which when
-quoting a figure.
+Bytecode: what ships. `bdpilot deploy` compiles every module in the zip with the runtime's Python (ADR 0022), so
+both children read bytecode from a private cache (PYTHONPYCACHEPREFIX, filled by one unmeasured run of each) and
+neither compiles anything while measured. `--source` empties that cache and forbids writing it: every module of
+both children is compiled from source each time (what a zip without bytecode would cost, libraries included).
 
-Run: python -m bench.cold_start [--rounds N]
+SnapStart (ADR 0021): a third child calls bdpilot.web.warmup.prepare() (the before-snapshot hook) before its clock
+starts, as a restored environment begins with it done, and reports its first answers and first submission.
+
+Run: python -m bench.cold_start [--rounds N] [--source]
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +44,10 @@ PARAMETER = "/bdpilot/bench/form-token-secret"
 TARGET = 1.3
 
 HANDLER = r"""
-import time
+import os, time
+if os.environ.get("BENCH_PREPARED"):  # a SnapStart restore: imported and prepared before the snapshot
+    import bdpilot.web.api, bdpilot.web.warmup
+    bdpilot.web.warmup.prepare()
 t0 = time.perf_counter()
 import json
 import bdpilot.web.api
@@ -125,6 +133,7 @@ def _median(runs: list[dict[str, float]], key: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--source", action="store_true", help="no bytecode: compile every module each time")
     args = parser.parse_args()
 
     credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -137,6 +146,7 @@ def main() -> None:
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    cache = tempfile.mkdtemp(prefix="bdpilot-bench-pyc-")
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
@@ -151,16 +161,24 @@ def main() -> None:
                "BDPILOT_MIN_FILL_SECONDS": "0", "BDPILOT_STAGE": "bench",
                "AWS_LAMBDA_FUNCTION_NAME": "bdpilot-bench-api",
                "POWERTOOLS_SERVICE_NAME": "bdpilot", "POWERTOOLS_METRICS_NAMESPACE": "bdpilot"}
-        _run(BASELINE, env), _run(HANDLER, env)  # warm the OS file cache and moto for both
-        handler, baseline = [], []
-        for _ in range(args.rounds):  # interleaved, so drift in machine load hits both alike
+        # Bytecode for both, made once by an unmeasured run that may write it (or, with --source, never kept).
+        env["PYTHONPYCACHEPREFIX"] = cache
+        writing = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        _run(BASELINE, env if args.source else writing), _run(HANDLER, env if args.source else writing)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        prepared_env = {**env, "BENCH_PREPARED": "1"}
+        handler, baseline, prepared = [], [], []
+        for _ in range(args.rounds):  # interleaved, so drift in machine load hits all alike
             baseline.append(_run(BASELINE, env))
             handler.append(_run(HANDLER, env))
+            prepared.append(_run(HANDLER, prepared_env))
     finally:
         server.stop()
+        shutil.rmtree(cache, ignore_errors=True)
 
     ratio = _median(handler, "total") / _median(baseline, "total")
-    print(f"cold start to first answers, medians of {args.rounds} fresh processes each (ms):")
+    print(f"cold start to first answers, medians of {args.rounds} fresh processes each (ms), "
+          f"{'every module compiled from source' if args.source else 'bytecode as shipped'}:")
     print(f"  handler : {_median(handler, 'total') * 1e3:6.1f}  = import + settings + SSM "
           f"{_median(handler, 'start') * 1e3:.1f}, GET /api/campaign {_median(handler, 'campaign') * 1e3:.1f}, "
           f"POST /api/uploads {_median(handler, 'upload') * 1e3:.1f}")
@@ -172,6 +190,9 @@ def main() -> None:
     print(f"  then the first POST /api/submissions: {_median(handler, 'submission') * 1e3:.1f} "
           f"(a second one in the same process {_median(handler, 'warm_submission') * 1e3:.1f}); with it, "
           f"handler / baseline = {first / _median(baseline, 'total'):.2f}")
+    print(f"  after prepare() (a SnapStart restore): GET /api/campaign {_median(prepared, 'campaign') * 1e3:.1f}, "
+          f"POST /api/uploads {_median(prepared, 'upload') * 1e3:.1f}, first POST /api/submissions "
+          f"{_median(prepared, 'submission') * 1e3:.1f} (second {_median(prepared, 'warm_submission') * 1e3:.1f})")
 
 
 if __name__ == "__main__":
