@@ -193,6 +193,33 @@ def test_the_admin_reads_everything_and_writes_only_exports(created: Stack) -> N
     assert denied(lambda: dynamodb.put_item(TableName=table, Item=item("SUB#BD-Z")))
 
 
+def test_the_admin_reads_review_statuses_but_never_queries_or_writes_the_units_table(fake_credentials: None) -> None:
+    """`bdpilot admin` list/show/export/stats read each submission's review status and each unit's state by key."""
+    with mock_aws():
+        outputs = stack.create_stack(boto3.Session(), stack_name="bdpilot-iam-units")
+        iam, root = boto3.client("iam"), boto3.client("dynamodb")
+        units = outputs["UnitsTableName"]
+        units_arn = root.describe_table(TableName=units)["Table"]["TableArn"]
+        key = {"unit": {"S": "河北省"}, "reference": {"S": "BD-X"}}
+        root.put_item(TableName=units, Item={**key, "status": {"S": "proposed"}})
+        keys = user_with(iam, "admin-units", for_table(policy_document(iam, outputs["AdminPolicyArn"]), units_arn))
+        dynamodb = boto3.Session(**keys, region_name="us-east-1").client("dynamodb")
+
+        got = enforced(lambda: dynamodb.batch_get_item(RequestItems={units: {"Keys": [key]}}))
+        assert got["Responses"][units][0]["status"]["S"] == "proposed"
+        assert enforced(lambda: dynamodb.get_item(TableName=units, Key=key))["Item"]["status"]["S"] == "proposed"
+
+        assert denied(lambda: dynamodb.query(TableName=units, KeyConditionExpression="#u = :u",
+                                             ExpressionAttributeNames={"#u": "unit"},
+                                             ExpressionAttributeValues={":u": {"S": "河北省"}}))
+        assert denied(lambda: dynamodb.scan(TableName=units))
+        assert denied(lambda: dynamodb.put_item(TableName=units, Item={**key, "status": {"S": "rejected"}}))
+        assert denied(lambda: dynamodb.update_item(TableName=units, Key=key, UpdateExpression="SET #s = :s",
+                                                   ExpressionAttributeNames={"#s": "status"},
+                                                   ExpressionAttributeValues={":s": {"S": "rejected"}}))
+        assert denied(lambda: dynamodb.delete_item(TableName=units, Key=key))
+
+
 def test_a_submission_goes_through_end_to_end_with_only_the_function_policy(
     created: Stack, monkeypatch: pytest.MonkeyPatch, now: Any
 ) -> None:

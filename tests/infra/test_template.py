@@ -175,6 +175,9 @@ def test_admin_policy_reads_everything_and_writes_only_exports_and_the_audit(res
     assert puts == [(["dynamodb:PutItem"], {"Fn::GetAtt": ["AuditTable", "Arn"]})]  # appends to the audit only
     writable = [sub_text(r) for s in found if "s3:PutObject" in as_list(s["Action"]) for r in as_list(s["Resource"])]
     assert writable == ["${SubmissionsBucket.Arn}/exports/*"]
+    # The review's statuses (list, show, export) and units' states (stats): point reads of the units table only.
+    units = [as_list(s["Action"]) for s in found if {"Fn::GetAtt": ["UnitsTable", "Arn"]} in as_list(s["Resource"])]
+    assert units == [["dynamodb:BatchGetItem", "dynamodb:GetItem"]]
 
 
 def api_routes(resources: dict[str, Any]) -> dict[str, str]:

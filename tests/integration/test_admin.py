@@ -146,7 +146,7 @@ def test_list_filters_and_order(seeded, api_calls):
     assert [i["reference"] for i in listed("--until", first[:16])] == seeded.refs[:2]
     assert [i["reference"] for i in listed("-d", "6", "--since", "2019-11-18")] == [seeded.refs[5], seeded.refs[7]]
     assert len(listed("--status", "received")) == len(seeded.refs)
-    assert listed("--status", "withdrawn") == []
+    assert listed("--status", "rejected") == []  # the review's statuses only (a typo is a usage error)
     assert "Scan" not in api_calls and api_calls.count("Query") >= 10
 
 
@@ -224,6 +224,41 @@ def test_stats_against_quotas(seeded, aws):
     assert {r.name for r in campaign.RECOMMENDERS} <= names
     code, out, _ = run("stats", "--since", "2019-11-18", "--format", "json")
     assert json.loads(out)["total"] == 4
+
+
+def test_list_show_and_export_say_the_review_status_and_filter_on_it(seeded, aws, tmp_path, capsys):
+    """The index keeps the status a submission was stored with; the review writes the units table. Every view
+    says the review's status, and --status selects on it."""
+    reviews = Reviews(aws.dynamodb, os.environ["BDPILOT_UNITS_TABLE"])
+    proposed, returned = seeded.where(recommender="河北省")[:2]
+    reviews.decide("河北省", proposed, 0, Decision("proposed", opinion="推荐", rank=1), "li@example.cn",
+                   datetime(2019, 11, 25, tzinfo=campaign.TZ), 10)
+    reviews.decide("河北省", returned, 0, Decision("returned", reason="补充材料"), "li@example.cn",
+                   datetime(2019, 11, 25, tzinfo=campaign.TZ), 10)
+
+    code, out, _ = run("list", "--format", "csv")
+    assert code == 0
+    shown = {row["申报编号"]: row["状态"] for row in csv.DictReader(io.StringIO(out))}
+    assert shown == {ref: {proposed: "拟推荐", returned: "退回修改"}.get(ref, "待审核") for ref in seeded.refs}
+
+    for status, expected in (("proposed", [proposed]), ("returned", [returned]),
+                             ("received", [r for r in seeded.refs if r not in (proposed, returned)]),
+                             ("rejected", [])):
+        code, out, _ = run("list", "--status", status, "--format", "csv")
+        assert code == 0
+        assert [row["申报编号"] for row in csv.DictReader(io.StringIO(out))] == expected, status
+    capsys.readouterr()
+    code, _, _ = run("list", "--status", "已受理")  # argparse's refusal, in Chinese, names the statuses
+    assert code == exits.USAGE and "proposed" in capsys.readouterr().err
+
+    code, out, _ = run("show", proposed)
+    assert code == 0 and "状态：拟推荐" in out
+
+    dest = tmp_path / "export"
+    code, _, err = run("export", "-o", str(dest), "--status", "proposed", "--no-attachments")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO((dest / "submissions.csv").read_text(encoding="utf-8-sig"))))
+    assert [(r["申报编号"], r["状态"]) for r in rows] == [(proposed, "拟推荐")]
 
 
 # ---------------------------------------------------------------------------------------------- show / verify
@@ -388,7 +423,7 @@ def _check_export(root: Path | zipfile.Path, seeded: Seeded, aws: Any) -> None:
     for ref in seeded.refs:
         record, row = json.loads(stored[ref]), by_ref[ref]
         assert row["提交时间"] == record["received_at"] and row["数字摘要（SHA-256）"] == seeded.receipts[ref]["digest"]
-        assert row["状态"] == "已受理" and row["摘要核验"] == "一致"
+        assert row["状态"] == "待审核" and row["摘要核验"] == "一致"
         for col in admin_cells.form_columns():
             _check_csv_value(col, row[col.header], col.value(record))
 

@@ -56,7 +56,7 @@ def test_list_names_invisible_controls_and_a_tab_cannot_break_its_columns(refs):
     # Every row's 状态 column starts at the same display column as the header's.
     lines = out.splitlines()
     starts = [terminal.width(line[:line.index(word)]) for line, word in
-              [(lines[0], "状态"), *((x, "已受理") for x in lines[2:4])]]
+              [(lines[0], "状态"), *((x, "待审核") for x in lines[2:4])]]
     assert len(set(starts)) == 1, out
 
 

@@ -193,6 +193,26 @@ def test_an_export_holds_only_what_the_caller_may_see(seeded: Seeded, aws) -> No
     assert get(miit, "/staff/export", format="zip")["statusCode"] == 404
 
 
+def test_exports_say_each_submission_s_review_status(seeded: Seeded, aws) -> None:
+    """A unit's export and MIIT's export across units: the review's status, not the index's 已受理."""
+    import os
+    from datetime import datetime
+
+    from bdpilot.domain import campaign
+    from bdpilot.domain.review import Decision
+    from bdpilot.store.review import Reviews
+
+    returned = seeded.refs[HEBEI][0]
+    Reviews(aws.dynamodb, os.environ["BDPILOT_UNITS_TABLE"]).decide(
+        HEBEI, returned, 0, Decision("returned", reason="补充材料"), "li@example.cn",
+        datetime(2019, 11, 25, tzinfo=campaign.TZ), 10)
+    expected = {ref: "退回修改" if ref == returned else "待审核" for unit in seeded.refs.values() for ref in unit}
+    for browser in (seeded.browser("unit", HEBEI), seeded.browser("miit")):
+        exported = _download(get(browser, "/staff/export", format="csv")).decode("utf-8-sig")
+        shown = {r["申报编号"]: r["状态"] for r in csv.DictReader(io.StringIO(exported))}
+        assert returned in shown and shown == {ref: expected[ref] for ref in shown}
+
+
 def test_miit_sees_all_units_chooses_one_and_pages(seeded: Seeded, monkeypatch) -> None:
     from bdpilot.console import listing
 

@@ -30,14 +30,15 @@ def stamp() -> str:
 
 
 def unit_items(ctx: Context, unit: str) -> Iterator[dict[str, Any]]:
-    """The unit's submissions (its own partition, page by page), each as its index item; a reference whose
-    index item is missing is still exported, and reported by the check."""
+    """The unit's submissions (its own partition, page by page), each as its index item with the review status
+    the unit's item holds; a reference whose index item is missing is still exported, and reported by the check."""
     cursor: str | None = None
     while True:
         items, cursor = ctx.services.units.list(unit, cursor, 200)
         for item in items:
             ref = str(item.get("reference") or "")
-            yield ctx.services.reader.get_index(ref) or {"reference": ref, "received_at": item.get("received_at")}
+            index = ctx.services.reader.get_index(ref) or {"reference": ref, "received_at": item.get("received_at")}
+            yield {**index, "status": item.get("status") or index.get("status")}
         if cursor is None:
             return
 

@@ -20,7 +20,7 @@ from bdpilot.console import views
 from bdpilot.console.access import PAGE_SIZE, chosen_unit, direction_text, is_miit, listed_units, t
 from bdpilot.console.app import Answer, Context, route
 from bdpilot.console.views import escape
-from bdpilot.domain import campaign, formats, review, rules, wording
+from bdpilot.domain import campaign, formats, review, wording
 from bdpilot.store.units import encode_cursor
 
 MAX_QUERY = 64  # a name or USCC fragment; longer text is cut, never sent whole to a filter
@@ -51,14 +51,6 @@ def _search_all(ctx: Context, text: str) -> list[dict[str, Any]]:
             if len(found) >= ALL_SEARCH_LIMIT:
                 break
     return found
-
-
-def _current_status(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Index items (MIIT across units) with the review status their units items hold: the index keeps the status
-    it was stored with, the review writes only the units table."""
-    keys = [(rules.unit_of(str(i.get("recommender") or "")), str(i.get("reference") or "")) for i in items]
-    found = ctx.services.units.statuses(keys)
-    return [{**i, "status": found.get(str(i.get("reference") or ""), i.get("status"))} for i in items]
 
 
 def _chooser(unit: str | None) -> str:
@@ -195,7 +187,7 @@ def applicants(ctx: Context) -> Answer:
                      f'<a href="{escape(_link({"unit": unit or ""} if miit else {}))}">'
                      f'{escape(t("list.clear_search"))}</a></p>')
     if unit is None and items:
-        items = _current_status(ctx, items)
+        items = list(ctx.services.units.current(items))
     parts.append(_table([row(i) for i in items], with_unit=unit is None))
     here = {"unit": (unit or "") if miit else "", "q": q, "status": status}
     parts.append(views.pager(_link(here) if cursor else None, _link({**here, "cursor": following}) if following

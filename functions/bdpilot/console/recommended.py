@@ -45,9 +45,9 @@ def _export(ctx: Context, fmt: str, rows: list[tuple[str, dict[str, Any]]]) -> A
     table, made = f"submissions.{fmt}", stamp()
     with tempfile.TemporaryDirectory(prefix="bdpilot-staff-") as tmp:
         dest = Path(tmp) / "export"
-        exporting.export(reader, Filters(newest_first=True), dest, as_zip=False, attachments=False,
-                         items=_items(ctx, rows), records=False, tables=(table,), scope=t("recommended.scope"),
-                         workers=4)
+        items = ctx.services.units.current(_items(ctx, rows))  # with the review status, as every export
+        exporting.export(reader, Filters(newest_first=True), dest, as_zip=False, attachments=False, items=items,
+                         records=False, tables=(table,), scope=t("recommended.scope"), workers=4)
         key = reader.put_export(f"{FOLDER}/{made}.{fmt}", str(dest / table))
     ctx.audit("recommended_export", f"{FOLDER}.{fmt}")
     return presigned(ctx, key, t("recommended.filename", stamp=made, ext=fmt), CONTENT_TYPES[fmt])

@@ -11,6 +11,8 @@ Cost (DynamoDB reads, eventually consistent, ≈ 0.5 KB per item):
   search   a Query of the unit's partition with a filter, at most `SEARCH_PAGES` pages of `SEARCH_PAGE` items per
            call: items read ≤ SEARCH_PAGES × SEARCH_PAGE (≈ 250 KB, ≈ 31 read units) whatever it finds; a unit
            with more submissions is searched on by the returned cursor. Never touches another unit's partition.
+  current  index items (MIIT's views, exports, `bdpilot admin`) with their review status: one BatchGetItem of
+           the status alone per 100 items.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
+from bdpilot.domain import rules
 from bdpilot.store.errors import mapped, written
 from bdpilot.store.layout import UNITS_BY_TIME, count_all, marshal, unmarshal
 
@@ -80,6 +85,16 @@ class UnitIndex:
                     found[str(item["reference"])] = str(item.get("status") or "")
                 request = page.get("UnprocessedKeys") or {}
         return found
+
+    def current(self, items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Index items with the review status their units' items hold, 100 at a time: the submissions index
+        keeps the status it was stored with (received) and the review writes only the units table."""
+        rows = iter(items)
+        while chunk := list(islice(rows, 100)):
+            found = self.statuses([(rules.unit_of(str(i.get("recommender") or "")), str(i.get("reference") or ""))
+                                   for i in chunk])
+            for item in chunk:
+                yield {**item, "status": found.get(str(item.get("reference") or ""), item.get("status"))}
 
     def count(self, unit: str, upto: int | None = None) -> int:
         """How many submissions name this unit (Select=COUNT, page by page: 1 MB of items per page); with `upto`,

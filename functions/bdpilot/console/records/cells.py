@@ -28,7 +28,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from bdpilot.domain import campaign, wording
+from bdpilot.domain import campaign, review, wording
 from bdpilot.domain.application import Application
 
 EXCEL_CELL_LIMIT = 32_767
@@ -53,11 +53,6 @@ _NOT_SHOWN = re.compile(f"{_ILLEGAL.pattern}|{INVISIBLE.pattern}")
 _NUMBER = re.compile(r"^-?[0-9]{1,15}(?:\.[0-9]{1,2})?$")
 # A true/false answer in words; the pledge as the printed copy says it.
 _BOOL_WORDS = {"pledge": ("common.pledge_given", "common.pledge_missing")}
-
-
-def status_label(status: str) -> str:
-    """An index status in words (received → 已受理); an unknown one as stored."""
-    return wording.catalogue().get(f"admin.status.{status}", status)
 
 
 @dataclass(frozen=True)
@@ -278,8 +273,8 @@ def record_direction(record: dict[str, Any]) -> int | None:
 
 def row_record(record: dict[str, Any], index: dict[str, Any], digest_check: str) -> dict[str, Any]:
     """The record with the index item and derived values beside it, for Column.value."""
-    status = str(index.get("status") or "")
     direction = DIRECTION.value(record)
-    return {**record, "_index": {**index, "status": status_label(status)},
+    # The review's status (selection.select reads it from the units table): 待审核, 退回修改, 不予推荐, 拟推荐.
+    return {**record, "_index": {**index, "status": review.status_label(str(index.get("status") or ""))},
             "_direction_label": direction_label(direction if direction is not None else index.get("direction")),
             "_digest_check": digest_check}

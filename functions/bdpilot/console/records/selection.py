@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from bdpilot.console.records.cells import status_label
-from bdpilot.domain import campaign, rules, wording
+from bdpilot.domain import campaign, review, rules, wording
 from bdpilot.store.reader import Reader
+from bdpilot.store.units import UnitIndex
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Filters:
         if self.until:
             parts.append(wording.text("admin.filters.until", received_at=received, until=self.until))
         if self.status:
-            parts.append(wording.text("admin.filters.status", status=status_label(self.status)))
+            parts.append(wording.text("admin.filters.status", status=review.status_label(self.status)))
         return wording.text("admin.filters.joiner").join(parts) or wording.text("admin.filters.all")
 
     def admits(self, view: dict[str, str]) -> bool:
@@ -84,17 +84,28 @@ def day_bound(text: str, *, end: bool) -> str:
     return moment.astimezone(campaign.TZ).isoformat(timespec="milliseconds")
 
 
-def select(store: Reader, filters: Filters, *, page_size: int = 200) -> Iterator[dict[str, Any]]:
-    """Index items in received order, page by page from one GSI (never a Scan)."""
+def select(store: Reader, filters: Filters, *, page_size: int = 200,
+           with_status: bool = True) -> Iterator[dict[str, Any]]:
+    """Index items in received order, page by page from one GSI (never a Scan), each with its review status
+    (read from the units table, 100 items at a time; `with_status=False` when no status is shown or filtered on).
+    The status filter applies to the review status: the index's own never changes."""
     index, key = filters.index()
     rest = filters.residual()
-    for item in store.query(index, key, since=filters.since, until=filters.until,
-                            newest_first=filters.newest_first, page_size=page_size):
-        if all(str(item.get(k)) == v for k, v in rest.items()):
+    status = rest.pop("status", None)
+    pages = store.query(index, key, since=filters.since, until=filters.until, newest_first=filters.newest_first,
+                        page_size=page_size)
+    found: Iterator[dict[str, Any]] = (item for item in pages if all(str(item.get(k)) == v for k, v in rest.items()))
+    if store.units_table and (with_status or status):
+        found = UnitIndex(store.dynamodb, store.units_table).current(found)
+    for item in found:
+        if status is None or str(item.get("status") or review.RECEIVED) == status:
             yield item
 
 
 def count(store: Reader, filters: Filters) -> int:
+    """How many submissions the filters select: a COUNT on the index, or with a review status, the items read."""
+    if filters.status:
+        return sum(1 for _ in select(store, filters))
     index, key = filters.index()
     return store.count(index, key, since=filters.since, until=filters.until, equals=filters.residual())
 
@@ -132,6 +143,6 @@ class Stats:
 
 def stats(store: Reader, filters: Filters) -> Stats:
     result = Stats()
-    for item in select(store, filters):
+    for item in select(store, filters, with_status=False):
         result.add(item)
     return result

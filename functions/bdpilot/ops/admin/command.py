@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any, NoReturn, TextIO
 
-from bdpilot.domain import campaign, wording
+from bdpilot.domain import campaign, review, wording
 from bdpilot.ops.admin import exits
 from bdpilot.ops.admin.exits import INTERRUPTED, OK, USAGE, AdminError
 from bdpilot.ops.admin.inspecting import cmd_show, cmd_verify
@@ -60,7 +60,11 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--recommender", "-r", metavar=_w("name"), help=_w("recommender"))
     group.add_argument("--since", metavar=_w("date"), help=_w("since", received_at=wording.text("common.received_at")))
     group.add_argument("--until", metavar=_w("date"), help=_w("until", received_at=wording.text("common.received_at")))
-    group.add_argument("--status", metavar=_w("status_name"), help=_w("status"))
+    # The review's status (the units table), worded as the console words it.
+    statuses = wording.text("admin.filters.joiner").join(
+        _w("status_choice", code=s, label=review.status_label(s)) for s in review.STATUSES)
+    group.add_argument("--status", metavar=_w("status_name"), choices=review.STATUSES,
+                       help=_w("status", statuses=statuses))
 
 
 def _argparse_words() -> list[tuple[str, str]]:

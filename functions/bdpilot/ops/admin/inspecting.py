@@ -10,12 +10,13 @@ from functools import cache
 from typing import Any, TextIO
 
 from bdpilot.console.records import cells, verification
-from bdpilot.domain import reference, wording
+from bdpilot.domain import reference, review, wording
 from bdpilot.domain.application import form_schema
 from bdpilot.domain.formats import beijing_time
 from bdpilot.ops.admin.exits import INCOMPLETE, MISMATCH, NOT_FOUND, OK, AdminError, exit_code, verdict
 from bdpilot.ops.admin.target import Target
 from bdpilot.ops.admin.terminal import plain, size, write_raw
+from bdpilot.store.units import UnitIndex
 from bdpilot.web.printcopy import display
 from bdpilot.web.schemawalk import Field, all_fields
 
@@ -55,6 +56,13 @@ def _checked(target: Target, ref: str) -> tuple[dict[str, Any], verification.Che
     return index, checked
 
 
+def _review_status(target: Target, index: dict[str, Any]) -> str:
+    """The submission's review status, from its unit's item (the index keeps the status it was stored with)."""
+    with target.aws(_w("reading.index")):
+        (item,) = UnitIndex(target.store.dynamodb, target.store.units_table).current([index])
+    return str(item.get("status") or "")
+
+
 @cache
 def _fields() -> dict[str, Field]:
     """The form's fields by dotted path, as the printed copy walks them."""
@@ -90,8 +98,8 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO)
         for problem in check.problems():
             print(_w("problem", problem=plain(problem)), file=out)
         print(file=out)
-    status = str(index.get("status") or "")
-    shown = cells.status_label(status)
+    status = _review_status(target, index)
+    shown = review.status_label(status)
     print(_label("common.reference", ref), file=out)
     print(_label("common.received_at", plain(beijing_time(record.get("received_at")))), file=out)
     print(_label("admin.column.status", shown if shown != status else plain(status)), file=out)

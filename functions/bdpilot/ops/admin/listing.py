@@ -8,7 +8,7 @@ import json
 from typing import Any, TextIO
 
 from bdpilot.console.records import selection
-from bdpilot.console.records.cells import csv_text, status_label
+from bdpilot.console.records.cells import csv_text
 from bdpilot.domain import campaign, review, wording
 from bdpilot.ops.admin.exits import OK, USAGE, AdminError
 from bdpilot.ops.admin.target import Target
@@ -42,7 +42,7 @@ def list_headers() -> list[str]:
 
 def _list_row(item: dict[str, Any]) -> list[str]:
     status = str(item.get("status") or "")
-    shown = status_label(status)
+    shown = review.status_label(status)
     return [plain(item.get("reference")), plain(item.get("received_at"))[:19].replace("T", " "),
             plain(item.get("direction")), plain(item.get("recommender")), plain(item.get("unit_name")),
             plain(item.get("project_name")), shown if shown != status else plain(status),
