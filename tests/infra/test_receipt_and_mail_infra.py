@@ -117,6 +117,12 @@ def test_the_receipt_policy_reads_by_key_only(resources: dict[str, Any]) -> None
                           "dynamodb:BatchWriteItem", "s3:ListBucket", "s3:DeleteObject"}
     readable = {sub_text(r) for s in found if "s3:GetObject" in as_list(s["Action"]) for r in as_list(s["Resource"])}
     assert readable == {"${SubmissionsBucket.Arn}/submissions/*", "${SubmissionsBucket.Arn}/uploads/*"}
+    # A resend's lookup runs in an invocation of this function (store.resends.hand_off): it may invoke itself only.
+    invokes = [(as_list(s["Action"]), sub_text(s["Resource"])) for s in found
+               if any(a.startswith("lambda:") for a in as_list(s["Action"]))]
+    name = resources["ReceiptFunction"]["Properties"]["FunctionName"]
+    assert invokes == [(["lambda:InvokeFunction"],
+                        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + sub_text(name))]
 
 
 def test_the_mail_queue_runs_every_five_minutes_on_queued_mail_only(resources: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ import pytest
 from bdpilot import settings
 from bdpilot.domain import receipts, rules, wording
 from bdpilot.ops.local import LambdaContext, rest_event
-from bdpilot.store import mailer
+from bdpilot.store import mailer, resends
 from bdpilot.web import receipt, receiptdata
 from tests.conftest import Reply
 from tests.factories import application, uscc
@@ -138,6 +138,46 @@ def test_resend_answers_alike_and_mails_only_the_applicant_on_file(applicant: An
     assert application()["contact"]["email"] not in json.dumps(known.body, ensure_ascii=False)
     link = next(line for line in sent.get_content().splitlines() if "/api/receipt?t=" in line)
     assert call("GET", "/api/receipt", query=f"t={token_of(link.strip())}").status == 200
+
+
+def test_on_lambda_a_resend_answers_after_the_same_calls_and_mails_from_its_own_invocation(
+        applicant: Any, outbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Content alone is not enough: a code that applied used to cost a lookup, a record read and a send before the
+    answer. On Lambda the answer waits for the allowance's UpdateItem and one asynchronous Invoke, either way."""
+    body = _submitted(applicant, outbox)
+    before = len(mails(outbox))
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "bdpilot-test-receipt")
+    invoked: list[dict[str, Any]] = []
+
+    class Lambda:  # moto cannot run a function: what the call was is what matters here
+        def invoke(self, **kwargs: Any) -> dict[str, Any]:
+            invoked.append(kwargs)
+            return {"StatusCode": 202}
+
+    monkeypatch.setattr(resends, "_lambda", lambda key: Lambda())
+    reader = receiptdata.reader_for(settings.load())
+    calls: list[str] = []
+    for client in (reader.dynamodb, reader.s3):
+        client.meta.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
+
+    answers, seen = [], []
+    for code in (application()["applicant"]["uscc"], uscc(987654)):
+        calls.clear()
+        answers.append(call("POST", "/api/receipt/resend", body={"uscc": code}))
+        seen.append(list(calls))
+    assert answers[0].status == answers[1].status == 202 and answers[0].body == answers[1].body
+    assert seen == [["UpdateItem"], ["UpdateItem"]] and len(invoked) == 2
+    assert len(mails(outbox)) == before  # nothing looked up or sent before the answer
+    assert {i["FunctionName"] for i in invoked} == {"bdpilot-test-receipt"}
+    assert {i["InvocationType"] for i in invoked} == {"Event"}
+
+    # The invocations themselves: the code that applied gets its link, the other nothing.
+    for job in invoked:
+        assert receipt.handler(json.loads(job["Payload"]), LambdaContext("bdpilot-receipt")) == {}
+    [sent] = mails(outbox)[before:]
+    assert sent["To"] == application()["contact"]["email"] and body["reference"] in sent.get_content()
+    # An API Gateway event can never carry the job's key at its top level: only the function's own role invokes.
+    assert call("POST", "/api/receipt/resend", body={resends.JOB: {"uscc": uscc(1)}}).status == 422
 
 
 def test_resend_sends_at_most_three_a_day_and_still_answers_alike(applicant: Any, outbox: Path, now: Any) -> None:

@@ -193,8 +193,25 @@ def _answer(event: dict[str, Any]) -> Reply:
         return _refusal(500, "internal", html)
 
 
+def _job(job: Any, context: Any) -> dict[str, Any]:
+    """A resend's lookup and mail. An error propagates: Lambda counts it and retries the asynchronous event (at
+    most twice); nothing is sent before the last storage read, and a failed mail is queued, never raised."""
+    from bdpilot.web import receiptpage
+
+    try:
+        receiptpage.resend_job(job)
+    finally:
+        metrics.flush(context)
+    logger.info("resend job", extra={"outcome": "done"})
+    return {}
+
+
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from bdpilot.store.resends import JOB
+
+    if JOB in event:  # a resend's lookup and mail, handed on by this function itself (store.resends.hand_off)
+        return _job(event[JOB], context)
     try:
         answer = _answer(event)
     finally:

@@ -7,13 +7,16 @@ GET  /api/receipt?t=TOKEN   status for the applicant (domain.review.applicant_st
                             offers to send the link again.
 POST /api/receipt/resend    {uscc} as JSON (apply.js) or a plain form (that page): always the same 202 answer;
                             only a USCC that applied gets a mail, to the contact address on file, at most
-                            resends.PER_DAY a day. The address is never shown.
+                            resends.PER_DAY a day. The address is never shown. On Lambda the lookup and the mail
+                            run in an invocation of their own (resend_job), so the answer takes as long either way.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from html import escape
+from typing import Any
 from urllib.parse import parse_qs, quote
 
 from bdpilot import settings
@@ -157,11 +160,29 @@ def post_resend(call: Call) -> Reply:
 
 
 def _resend(cfg: settings.Settings, uscc: str, now: datetime) -> None:
-    """Count, then mail only a USCC that applied and has allowance left. Nothing here reaches the answer."""
+    """Count, then hand the rest on: the same calls whether the USCC applied or not. Nothing here reaches the
+    answer."""
     reader = receiptdata.reader_for(cfg)
     day: date = now.astimezone(campaign.TZ).date()
     if not resends.take(reader.dynamodb, cfg.table, uscc, day, now):
         return
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+    if function:
+        resends.hand_off(function, uscc)
+    else:  # the local run (no Lambda to invoke): at once
+        _mail_again(cfg, uscc, now)
+
+
+def resend_job(job: Any) -> None:
+    """The invocation `resends.hand_off` started: look the USCC up and mail the link if it applied."""
+    uscc = formats.normalize_uscc(str(job.get("uscc") or "") if isinstance(job, dict) else "")[:40]
+    if not formats.uscc_problem(uscc):
+        _mail_again(settings.load(), uscc, clock.now())
+
+
+def _mail_again(cfg: settings.Settings, uscc: str, now: datetime) -> None:
+    """Mail the receipt link of the application filed under `uscc`, if there is one with a contact address."""
+    reader = receiptdata.reader_for(cfg)
     reference = resends.applied_reference(reader.dynamodb, cfg.table, rules.applicant_key(uscc))
     current = receiptdata.load(cfg, reference) if reference else None
     if current is None or not mail.contact_of(current.record):
