@@ -66,7 +66,8 @@ ROUTES = (
 
 
 class Model(BaseModel):
-    """Built when first used (or by `build`, before a snapshot): a cold start's first answers need only a few."""
+    """Built when first used (or by web.warmup.prepare, before a snapshot): a cold start's first answers need only
+    a few."""
 
     model_config = ConfigDict(defer_build=True)
 
