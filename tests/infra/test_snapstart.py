@@ -14,7 +14,7 @@ from tests.infra.test_china import IN_CHINA
 
 RELEASE = "ab" * 32
 PUBLIC_ROUTES = {"ApiGetCampaign", "ApiGetSchema", "ApiGetOpenapi", "ApiPostUploads", "ApiPostSubmissions",
-                 "ApiGetApplyUploads", "ApiGetApplyForm"}
+                 "ApiGetApplyUploads", "ApiPostApplyRemove", "ApiGetApplyForm"}
 
 
 def rendered(template: dict[str, Any], region: str, **parameters: str) -> dict[str, Any]:

@@ -274,13 +274,29 @@ def test_an_upload_can_be_removed_on_the_upload_page(applicant, aws):
                           query=urlencode({"token": applicant.token, "key": key})))
     result = invoke(rest_event("GET", "/api/apply/uploads", headers={"Host": "apply.example"},
                                query=urlencode({"token": applicant.token})))
-    links = [unescape(h) for h in re.findall(r'<a href="(/api/apply/uploads\?[^"]+)">移除', result["body"])]
-    assert len(links) == 2
-    removed = invoke(rest_event("GET", "/api/apply/uploads", headers={"Host": "apply.example"},
-                                query=links[0].split("?", 1)[1]))
+    # 移除 is a small form posting to /api/apply/remove: no link on the page writes anything.
+    forms = re.findall(r'<form class="apply-inline" method="post" action="/api/apply/remove">(.*?)</form>',
+                       result["body"])
+    assert len(forms) == 2 and "/api/apply/uploads?" not in "".join(re.findall(r'<a href="([^"]+)"', result["body"]))
+    fields = dict((k, unescape(v)) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">',
+                                                          forms[0]))
+    assert set(fields) == {"token", "remove", "etag"}
+
+    # The same fields in a GET (a link from an older page, a prefetch) remove nothing.
+    again = invoke(rest_event("GET", "/api/apply/uploads", headers={"Host": "apply.example"}, query=urlencode(fields)))
+    assert again["body"].count('action="/api/apply/remove"') == 2
+    form_type = {"Host": "apply.example", "Content-Type": "application/x-www-form-urlencoded"}
+    assert invoke(rest_event("POST", "/api/apply/remove", headers={**form_type, "Content-Type": "text/plain"},
+                             body=urlencode(fields)))["statusCode"] == 415
+
+    removed = invoke(rest_event("POST", "/api/apply/remove", headers=form_type, body=urlencode(fields)))
+    assert removed["statusCode"] == 200 and removed["body"].count('action="/api/apply/remove"') == 1
     cont = unescape(re.search(r'href="(/api/apply/form\?[^"]+)"', removed["body"]).group(1))
     form = invoke(rest_event("GET", "/api/apply/form", query=cont.split("?", 1)[1]))["body"]
     assert first not in form and second in form
+    # Posted again (a reload): the slot no longer holds that file, so nothing else goes.
+    replay = invoke(rest_event("POST", "/api/apply/remove", headers=form_type, body=urlencode(fields)))
+    assert replay["statusCode"] == 200 and replay["body"].count('action="/api/apply/remove"') == 1
 
 
 def test_a_second_application_without_javascript_points_to_the_receipt_link_not_the_form(applicant, aws):

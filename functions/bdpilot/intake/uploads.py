@@ -184,16 +184,19 @@ class NoJsStep:
     window: bool = False
 
 
-def nojs_step(store: Store, cfg: settings.Settings, now: datetime, query: dict[str, str], base: str) -> NoJsStep:
-    """GET /api/apply/uploads (the caller has checked the window): take the file storage just redirected with, or
-    a removal, then presign the next ones. `base` is where storage sends the browser back to."""
+def nojs_step(store: Store, cfg: settings.Settings, now: datetime, query: dict[str, str], base: str, *,
+              removal: bool = False) -> NoJsStep:
+    """GET /api/apply/uploads (the caller has checked the window): take the file storage just redirected with, then
+    presign the next ones. `base` is where storage sends the browser back to. With `removal` (POST
+    /api/apply/remove, never a GET: a prefetched or replayed link must not empty a slot) `query` is the posted
+    form and names the upload to remove instead."""
     token = valid_token(cfg, query.get("token"), now)
     step = NoJsStep(token or tokens.issue(cfg.secret, now), window=query.get("w") == "1")
     if token is None and query.get("token"):
         step.problem = wording.text("intake.upload_page_expired")
-    elif token is not None and query.get("key"):
+    elif token is not None and query.get("key") and not removal:
         _arrived(store, cfg, step, query["key"])
-    elif token is not None and query.get("remove"):
+    elif token is not None and query.get("remove") and removal:
         _remove(store, cfg, step, query["remove"], query.get("etag") or "")
     step.files = filed(store, cfg, step.token)
     owner, taken = owner_of(step.token), {f.upload_id for f in step.files}

@@ -61,6 +61,7 @@ ROUTES = (
     Route("/api/submissions", "POST", "createSubmission", "Receipt", "SubmissionRequest",
           (400, 403, 405, 409, 413, 415, 422, 429, 503)),
     Route("/api/apply/uploads", "GET", "applyUploads", documented=False),
+    Route("/api/apply/remove", "POST", "applyRemove", documented=False),  # 移除 on that page: a write is a POST
     Route("/api/apply/form", "GET", "applyForm", documented=False),
 )
 

@@ -27,6 +27,7 @@ from bdpilot.web.printcopy import pair, render_next_steps, render_record
 
 APPLY_PAGE = "/apply/"
 RESEND_PAGE = "/api/receipt/resend"  # served by the applicant function (web.receiptpage)
+REMOVE_ACTION = "/api/apply/remove"  # 移除 on the upload page posts here (a GET must never write)
 
 CSS = """
 *{box-sizing:border-box}
@@ -50,6 +51,7 @@ textarea{max-width:100%}[aria-invalid=true]{border-color:#b3261e}
 .apply-hp{position:absolute;left:-9999px;width:1px;height:1px;overflow:hidden}
 .apply-vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .apply-attachment{border:1px solid #ccc;padding:.6rem}
+.apply-inline{display:inline;margin:0}.apply-inline button{padding:.1rem .6rem;font-weight:400}
 .apply-error-summary,.apply-notice{border:4px solid #b3261e;padding:.8rem 1rem;margin:0 0 1.5rem}
 .apply-notice{border-color:#1a4fa0}.apply-error-summary h2{margin:0 0 .5rem;font-size:1.2rem}
 .apply-error-summary a{color:#b3261e;font-weight:700}
@@ -134,10 +136,12 @@ def upload_page(step: NoJsStep) -> str:
     for i, kind in enumerate(spec["x-kinds"]):
         rows = []
         for f in (f for f in step.files if f.kind == kind["kind"]):
-            href = UPLOAD_PAGE + "?" + urlencode({**keep, "remove": f.upload_id, "etag": f.etag})
+            fields = "".join(f'<input type="hidden" name="{k}" value="{escape(v)}">'
+                             for k, v in {**keep, "remove": f.upload_id, "etag": f.etag}.items())
             label = _t("pages.upload_file", filename=f.filename, size=size_text(f.size))
-            rows.append(f'<li>{label} <a href="{escape(href)}">{_t("pages.upload_remove")}'
-                        f'<span class="apply-vh">{escape(f.filename)}</span></a></li>')
+            rows.append(f'<li>{label} <form class="apply-inline" method="post" action="{REMOVE_ACTION}">{fields}'
+                        f'<button type="submit">{_t("pages.upload_remove")}<span class="apply-vh">'
+                        f'{escape(f.filename)}</span></button></form></li>')
         listed = "".join(rows) or f'<li>{_t("pages.upload_none")}</li>'
         ticket = step.tickets.get(kind["kind"])
         need = wording.text("apply.attachment.required" if kind["required"] else "apply.attachment.optional")
