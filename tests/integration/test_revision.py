@@ -16,7 +16,7 @@ import requests
 
 from bdpilot import settings
 from bdpilot.console.records.verification import check_stored
-from bdpilot.domain import campaign, receipts
+from bdpilot.domain import campaign, formats, receipts
 from bdpilot.intake import revision
 from bdpilot.ops.local import LambdaContext, rest_event
 from bdpilot.store import layout
@@ -117,6 +117,14 @@ def test_a_revision_is_version_2_with_its_own_digest_and_version_1_stays(aws, ap
     record = reply.body["record"]
     assert record["supersedes"] == stored["digest"] and record["received_at"] == first["received_at"]
     assert record["application"]["cover"]["project_name"] == REVISED
+    # The paper copy says which version it is and when that version was submitted, beside the first time.
+    printable = reply.body["printable"]
+    revised_at = formats.beijing_time(record["revised_at"])
+    assert revised_at != formats.beijing_time(first["received_at"])
+    assert "<dt>版本</dt><dd>第2版</dd>" in printable and f"<dt>本版提交时间</dt><dd>{revised_at}</dd>" in printable
+    assert f"版本：第2版　本版提交时间：{revised_at}" in printable  # the footer of every printed page
+    assert f"<dd>{formats.beijing_time(first['received_at'])}</dd>" in printable
+    assert stored["printable"] and "版本" not in stored["printable"]  # the first version's copy has none
     # The kept license moved into v2/ with its SHA-256 unchanged; the patent is the new upload.
     license_ = next(f for f in record["files"] if f["kind"] == "license")
     assert license_["sha256"] == next(f for f in first["files"] if f["kind"] == "license")["sha256"]

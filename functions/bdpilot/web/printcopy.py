@@ -43,6 +43,16 @@ def _signature(line_key: str) -> str:
     return f'<p class="apply-sign">{_t(line_key)}<br>{_t("apply.print.date_line")}</p>'
 
 
+def _revision(record: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """For version 2 and later: (label, value) of the version and of when it was submitted; nothing for the first."""
+    version, revised_at = record.get("version"), record.get("revised_at")
+    if not isinstance(version, int) or version < 2 or not revised_at:
+        return {}
+    label = wording.text("apply.print.version", version=version)
+    return {"version": (wording.text("apply.print.version_label"), label),
+            "revised": (wording.text("apply.print.revised_at"), beijing_time(str(revised_at)))}
+
+
 def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:
     """The printable 申报书 from the API's 201 answer (its normalized `record`): every field in section order,
     the attachment list, an empty box for the 推荐单位's opinion, the pledge, and reference + digest on every
@@ -55,9 +65,11 @@ def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:
     reference, received = str(body.get("reference", "")), beijing_time(body.get("received_at", ""))
     reference_label, received_label = wording.text("common.reference"), wording.text("common.received_at")
     digest_label = wording.text("apply.sha256", label=wording.text("common.digest"))
-    meta = (_t("apply.print.footer", reference=pair(reference_label, reference),
-               received=pair(received_label, received))
-            + f'<br>{escape(pair(digest_label, str(body.get("digest", ""))))}')
+    # A revised version says so, on the cover and on every page: the paper must match the version filed online.
+    revised = _revision(record)
+    footer = {"reference": pair(reference_label, reference), "received": pair(received_label, received)}
+    meta = (_t("apply.print.footer_revised", **footer, **{k: pair(*v) for k, v in revised.items()}) if revised
+            else _t("apply.print.footer", **footer)) + f'<br>{escape(pair(digest_label, str(body.get("digest", ""))))}'
     out = [f'<header class="apply-print-cover"><h2>{escape(schema["title"])}</h2>']
     cover_rows = []
     for section in sections(schema):
@@ -67,7 +79,7 @@ def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:
     unit = next((f for f in all_fields(schema) if f.path == f"{ROOT}.applicant.name"), None)
     if unit:
         cover_rows.append((wording.text("apply.print.cover_unit"), display(unit, flat.get(unit.path))))
-    cover_rows += [(reference_label, reference), (received_label, received)]
+    cover_rows += [(reference_label, reference), (received_label, received), *revised.values()]
     out.append('<dl class="apply-cover-list">' + "".join(
         f"<dt>{escape(t)}</dt><dd>{escape(v)}</dd>" for t, v in cover_rows) + "</dl></header>")
     for section in sections(schema):
