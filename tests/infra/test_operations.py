@@ -154,6 +154,17 @@ def test_lambda_errors_and_throttles_alarm(resources: dict[str, Any], name: str,
     assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
+def test_the_console_or_the_receipt_function_failing_outright_alarms(resources: dict[str, Any]) -> None:
+    alarm = alarms(resources)["ConsoleAndReceiptErrorsAlarm"]
+    assert watched(alarm) == [("AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": {"Ref": function}}])
+                              for function in ("StaffFunction", "ReceiptFunction")]
+    console, receipt = (q["Id"] for q in alarm["Metrics"] if "MetricStat" in q)
+    assert math_value(alarm, **{console: 1, receipt: None}) >= alarm["Threshold"] == 1
+    assert math_value(alarm, **{console: None, receipt: 1}) >= 1
+    assert math_value(alarm, **{console: None, receipt: None}) < 1
+    assert (alarm["ComparisonOperator"], alarm["TreatMissingData"]) == ("GreaterThanOrEqualToThreshold", "notBreaching")
+
+
 def test_waf_blocks_alarm_on_both_web_acls(resources: dict[str, Any], edge: dict[str, Any]) -> None:
     regional = alarms(resources)["ApiWafBlocksAlarm"]
     assert watched(regional) == [("AWS/WAFV2", "BlockedRequests", [
@@ -204,7 +215,7 @@ def test_every_alarm_reaches_the_alarm_email(resources: dict[str, Any], template
     assert set(found) >= {"UnexpectedErrorAlarm", "StorageUnavailableAlarm", "NoSubmissionAlarm",
                           "FunctionErrorsAlarm", "FunctionThrottlesAlarm", "Api5xxRateAlarm", "Api4xxRateAlarm",
                           "ApiWafBlocksAlarm", "TableThrottlesAlarm", "MailFailedAlarm", "MailQueueErrorsAlarm",
-                          "MailQueueAgeAlarm"}
+                          "MailQueueAgeAlarm", "ConsoleAndReceiptErrorsAlarm"}
     for name, alarm in found.items():
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
         assert alarm["AlarmDescription"], name
