@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,8 +16,8 @@ import requests
 from playwright.sync_api import Browser, expect
 
 from bdpilot.domain import wording
-from tests.browser.apply_support import Watched, new_page
-from tests.browser.test_apply_nojs import axe_clean
+from tests.browser.apply_support import Watched, new_page, pdf_file
+from tests.browser.test_apply_nojs import axe_clean, upload_plain
 from tests.live import submit_over_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -85,6 +86,45 @@ def test_revise_without_javascript_from_the_receipt_link_to_version_2(nojs: Watc
     assert {f["kind"]: f["sha256"] for f in current["files"]} == {f["kind"]: f["sha256"] for f in stored["files"]}
     # The new receipt page offers revising again, still without JavaScript.
     expect(page.locator("#revise-nojs")).to_be_visible()
+
+
+def test_without_javascript_a_file_is_replaced_through_the_revision_s_own_upload_window(
+        nojs: Watched, browser: Browser, live: Any, tmp_path: Path) -> None:
+    """A unit returns the 申报书 for a better 营业执照: without JavaScript the applicant ticks the old one, uploads
+    the new one in the window the form opens, comes back and submits version 2 with it."""
+    first = submit_over_http(live.url, requests.Session(), random.randrange(10**12))
+    ref, stored = first["reference"], first["record"]
+    token = parse_qs(urlsplit(first["receipt_url"]).query)["t"][0]
+    page = nojs.page
+    page.goto(live.url + "api/receipt/form?t=" + token)
+    old = page.locator("#application-attachments-license-files li")
+    expect(old).to_have_count(1)
+    old.get_by_role("checkbox").check()
+    with nojs.context.expect_page() as opened:
+        page.get_by_role("link", name=wording.text("revision.form.files_link")).click()
+    window = opened.value
+    window.wait_for_load_state()
+    expect(window.locator("h1")).to_have_text("上传附件")
+    upload_plain(window, "营业执照", pdf_file(tmp_path, "营业执照（新）.pdf", 2048))
+    expect(window.locator("[role=status]")).to_contain_text("“营业执照（新）.pdf”")
+    expect(window.locator("a.apply-continue")).to_have_count(0)  # the way on is the revise form's window
+    checker = new_page(browser, live)  # axe is a script: the same HTML is checked in a page that runs one
+    try:
+        axe_clean(checker.page, live, window)
+    finally:
+        checker.context.close()
+    window.close()
+
+    page.wait_for_timeout(1100)  # the local run's minimum fill time, counted from the form's fresh token
+    with page.expect_response(lambda r: "/api/receipt/revision" in r.url and r.request.method == "POST") as got:
+        page.click("#apply-submit")
+    assert got.value.status == 201, got.value.text()[:500]
+    expect(page.locator("main")).to_contain_text(wording.text("receipt.version_line", version=2))
+    current = json.loads(live.store().get_record(ref))
+    files = {f["kind"]: f for f in current["files"]}
+    assert files["license"]["filename"] == "营业执照（新）.pdf"
+    assert files["license"]["sha256"] != next(f for f in stored["files"] if f["kind"] == "license")["sha256"]
+    assert files["ip"]["sha256"] == next(f for f in stored["files"] if f["kind"] == "ip")["sha256"]
 
 
 def test_with_javascript_the_receipt_page_links_the_scripted_form(watched: Watched, live: Any) -> None:

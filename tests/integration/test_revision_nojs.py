@@ -4,27 +4,29 @@ current version with its kept attachments, and the plain form posted to /api/rec
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
 from datetime import timedelta
-from html import unescape
+from html import escape, unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 
 from bdpilot import settings
 from bdpilot.domain import campaign, formats, receipts, tokens, wording
-from bdpilot.intake import revision
+from bdpilot.domain.application import form_schema
+from bdpilot.intake import revision, uploads
 from bdpilot.ops.local import LambdaContext, rest_event
 from bdpilot.store import StorageUnavailable, mailer
 from bdpilot.store.reader import Reader
-from bdpilot.web import receipt, receiptdata
+from bdpilot.web import receipt, receiptdata, reviseform
 from tests.conftest import SECRET, Applicant, Reply
-from tests.factories import attachments, uscc
+from tests.factories import PDF, attachments, uscc
 
 REVISED = "修改后的项目名称（无脚本）"
 OTHER_USCC = uscc(424242)  # valid, but not the one stored: the USCC cannot change
@@ -168,7 +170,9 @@ def test_the_form_opens_filled_from_the_stored_record_with_its_attachments(store
     assert tokens.check(SECRET.encode(), fresh, now(), min_seconds=0,
                         max_seconds=settings.TOKEN_MAX_AGE_SECONDS) is None  # None: no problem
     assert formats.beijing_time(settings.load().deadline, seconds=False) in text(html)
-    assert "/api/apply/uploads" not in html and wording.text("revision.form.files_note") in text(html)
+    # New files go through this revision's own upload page for the fresh token, in a new window.
+    files = f'href="{escape(reviseform.files_href(token, fresh))}" target="_blank"'
+    assert "/api/apply/uploads" not in html and files in html
     assert wording.text("revision.form.heading", reference=stored["reference"], version=1) in text(html)
 
 
@@ -203,6 +207,60 @@ def test_a_ticked_attachment_is_dropped_and_the_others_kept(stored, now):
     assert got.status == 201, text(got.body)[:2000]
     record = json.loads(reader().get_record_object(stored["reference"])[0])  # type: ignore[index]
     assert sorted(f["kind"] for f in record["files"]) == ["ip", "license"]
+
+
+def test_a_file_is_replaced_without_javascript_on_the_revision_s_own_upload_page(stored, now, aws):
+    """Issue 14's gap: without JavaScript a revision could keep or remove files, never bring a new one (a unit
+    returning the 申报书 for a better 营业执照 left such an applicant stuck)."""
+    ref, token = stored["reference"], link(stored["reference"], now)
+    form = form_of(opened(stored, now).body)
+    fresh = form.value("form_token")
+    files_page = urlsplit(reviseform.files_href(token, fresh))
+    query = dict(parse_qsl(files_page.query))
+    page = receipt.handler(rest_event("GET", files_page.path, query=urlencode(query)), LambdaContext("bdpilot-receipt"))
+    assert page["statusCode"] == 200
+    kinds = form_schema()["properties"]["attachments"]["x-kinds"]
+    assert page["body"].count('enctype="multipart/form-data"') == len(kinds)  # one storage form per kind
+    origin = re.search(r'form method="post" action="(https?://[^/"]+)', page["body"]).group(1)
+    assert origin in page["headers"]["Content-Security-Policy"]
+    assert "/api/apply/form" not in page["body"]  # no 继续填写 into a new submission: back to the revise form
+    redirect = re.search(r'name="success_action_redirect" value="([^"]+)"', page["body"]).group(1)
+    assert urlsplit(unescape(redirect)).path == "/api/receipt/files" and f"t={token}" in unescape(redirect)
+
+    # Storage takes the new 营业执照 into the form token's first license slot and sends the browser back.
+    upload_id = uploads.slot_id(SECRET.encode(), fresh, "license", 1)
+    key = f"uploads/{upload_id}/新执照.pdf"
+    new_pdf = PDF + b"% a better scan\n"
+    aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=new_pdf, Metadata={"owner": uploads.owner_of(fresh)})
+    back = receipt.handler(rest_event("GET", files_page.path, query=urlencode({**query, "key": key})),
+                           LambdaContext("bdpilot-receipt"))
+    assert back["statusCode"] == 200 and "新执照.pdf" in back["body"]
+    assert f'action="/api/receipt/files?t={token}"' in back["body"]  # its 移除 posts to the revision's route
+
+    # The old license ticked for removal; the post takes the new one from the slot.
+    old = next(f for f in stored["record"]["files"] if f["kind"] == "license")
+    got = post(form.action, form.body({PROJECT: REVISED}, extra=[("remove", revision.keep_id(old))]))
+    assert got.status == 201, text(got.body)[:2000]
+    record = json.loads(reader().get_record_object(ref)[0])  # type: ignore[index]
+    by_kind = {f["kind"]: f for f in record["files"]}
+    assert by_kind["license"]["filename"] == "新执照.pdf"
+    assert by_kind["license"]["sha256"] == hashlib.sha256(new_pdf).hexdigest() != old["sha256"]
+    assert by_kind["ip"]["sha256"] == next(f for f in stored["record"]["files"] if f["kind"] == "ip")["sha256"]
+
+
+def test_the_revision_upload_page_needs_a_valid_link_and_a_revisable_submission(stored, now):
+    page = receipt.handler(rest_event("GET", "/api/receipt/files", query="t=forged&token=x&w=1"),
+                           LambdaContext("bdpilot-receipt"))
+    assert page["statusCode"] == 404
+    removal = receipt.handler(rest_event("POST", "/api/receipt/files", query=f"t={link(stored['reference'], now)}",
+                                         headers={"Content-Type": "text/plain"}, body="remove=x"),
+                              LambdaContext("bdpilot-receipt"))
+    assert removal["statusCode"] == 415
+    now.advance(days=60)  # past every deadline: nothing more to revise
+    late = receipt.handler(rest_event("GET", "/api/receipt/files",
+                                      query=f"t={link(stored['reference'], now)}&token=x&w=1"),
+                           LambdaContext("bdpilot-receipt"))
+    assert late["statusCode"] == 403
 
 
 def test_a_refusal_gives_the_form_back_with_every_answer_and_the_chinese_errors(stored, now):

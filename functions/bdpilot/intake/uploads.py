@@ -12,6 +12,7 @@ import hmac
 import re
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -185,11 +186,13 @@ class NoJsStep:
 
 
 def nojs_step(store: Store, cfg: settings.Settings, now: datetime, query: dict[str, str], base: str, *,
-              removal: bool = False) -> NoJsStep:
+              removal: bool = False, page: str = "/api/apply/uploads", keep: Mapping[str, str] | None = None
+              ) -> NoJsStep:
     """GET /api/apply/uploads (the caller has checked the window): take the file storage just redirected with, then
     presign the next ones. `base` is where storage sends the browser back to. With `removal` (POST
     /api/apply/remove, never a GET: a prefetched or replayed link must not empty a slot) `query` is the posted
-    form and names the upload to remove instead."""
+    form and names the upload to remove instead. `page` and `keep` (parameters it needs besides the token: a
+    revision's link) say where storage sends the browser back to: the applicants' page, or a revision's."""
     token = valid_token(cfg, query.get("token"), now)
     step = NoJsStep(token or tokens.issue(cfg.secret, now), window=query.get("w") == "1")
     if token is None and query.get("token"):
@@ -200,10 +203,10 @@ def nojs_step(store: Store, cfg: settings.Settings, now: datetime, query: dict[s
         _remove(store, cfg, step, query["remove"], query.get("etag") or "")
     step.files = filed(store, cfg, step.token)
     owner, taken = owner_of(step.token), {f.upload_id for f in step.files}
-    back = {"token": step.token, **({"w": "1"} if step.window else {})}
+    back = {**(keep or {}), "token": step.token, **({"w": "1"} if step.window else {})}
     for kind in TITLES:
         free = next((u for k, _, u in slots(cfg.secret, step.token) if k == kind and u not in taken), None)
-        redirect = f"{base}/api/apply/uploads?" + urlencode(back)
+        redirect = f"{base}{page}?" + urlencode(back)
         step.tickets[kind] = None if free is None else store.presign_upload(
             free, owner, max_bytes=settings.MAX_UPLOAD_BYTES, expires=settings.UPLOAD_EXPIRES_SECONDS,
             redirect=redirect, named=True)

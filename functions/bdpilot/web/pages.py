@@ -127,11 +127,13 @@ def form_page(values: Mapping[str, Any] | None, errors: Sequence[Mapping[str, st
     return document(title, f"<h1>{heading}</h1>{intro}{_upload_first(token)}{form}")
 
 
-def upload_page(step: NoJsStep) -> str:
+def upload_page(step: NoJsStep, *, remove_action: str = REMOVE_ACTION, keep_fields: Mapping[str, str] | None = None,
+                continue_link: bool = True) -> str:
     """The no-JavaScript upload step: the files so far (by their own names, each removable) and one plain form per
-    attachment kind, posting the PDF straight to storage."""
+    attachment kind, posting the PDF straight to storage. A revision's page (web.revisefiles) posts its 移除 to its
+    own route with its link (`keep_fields`), and has no 继续填写: its way on is the revise form in the other window."""
     spec = form_schema()["properties"]["attachments"]
-    keep = {"token": step.token, **({"w": "1"} if step.window else {})}
+    keep = {**(keep_fields or {}), "token": step.token, **({"w": "1"} if step.window else {})}
     blocks = []
     for i, kind in enumerate(spec["x-kinds"]):
         rows = []
@@ -139,7 +141,7 @@ def upload_page(step: NoJsStep) -> str:
             fields = "".join(f'<input type="hidden" name="{k}" value="{escape(v)}">'
                              for k, v in {**keep, "remove": f.upload_id, "etag": f.etag}.items())
             label = _t("pages.upload_file", filename=f.filename, size=size_text(f.size))
-            rows.append(f'<li>{label} <form class="apply-inline" method="post" action="{REMOVE_ACTION}">{fields}'
+            rows.append(f'<li>{label} <form class="apply-inline" method="post" action="{remove_action}">{fields}'
                         f'<button type="submit">{_t("pages.upload_remove")}<span class="apply-vh">'
                         f'{escape(f.filename)}</span></button></form></li>')
         listed = "".join(rows) or f'<li>{_t("pages.upload_none")}</li>'
@@ -168,8 +170,9 @@ def upload_page(step: NoJsStep) -> str:
     if step.window:  # opened beside a filled form: going back there is the way on, not 继续填写
         intro = _t("pages.upload_window", button=wording.text("apply.pages.upload_button"), required=required,
                    submit=wording.text("apply.form.submit"))
-    body = (f'<h1>{_t("pages.upload_title")}</h1>{status}<p>{intro}</p>{"".join(blocks)}<p><a class="apply-continue" '
-            f'href="/api/apply/form?{escape(urlencode({"token": step.token}))}">{_t("pages.continue")}</a></p>')
+    onward = (f'<p><a class="apply-continue" href="/api/apply/form?{escape(urlencode({"token": step.token}))}">'
+              f'{_t("pages.continue")}</a></p>') if continue_link else ""
+    body = f'<h1>{_t("pages.upload_title")}</h1>{status}<p>{intro}</p>{"".join(blocks)}{onward}'
     return document(wording.text("apply.pages.upload_title"), body)
 
 

@@ -39,6 +39,8 @@ BASE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "
 ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/api/receipt"),
     ("GET", "/api/receipt/form"),  # the revise form without JavaScript (web.reviseform)
+    ("GET", "/api/receipt/files"),  # its new files without JavaScript (web.revisefiles)
+    ("POST", "/api/receipt/files"),
     ("GET", "/api/receipt/record"),
     ("GET", "/api/receipt/resend"),
     ("POST", "/api/receipt/resend"),
@@ -46,7 +48,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/api/receipt/uploads"),  # presigned uploads for a revision (the window may be closed: 退回修改)
 )
 # The modules whose views fill ROUTES, imported when the first request arrives (a cold start loads only these).
-VIEW_MODULES = ("bdpilot.web.receiptpage", "bdpilot.web.revision")
+VIEW_MODULES = ("bdpilot.web.receiptpage", "bdpilot.web.revision", "bdpilot.web.revisefiles")
 # A revision carries a whole application, as a submission does: the same bound, checked before decoding.
 MAX_BODY_BYTES = settings.MAX_BODY_BYTES
 

@@ -5,8 +5,9 @@ The form is the site's own (web.formhtml.render_form), with two changes made her
 public no-JavaScript path has no revise mode:
 - each kept attachment is listed with its hidden fields (kind, its keep id as upload_id, filename) and a
   "删除" checkbox named `remove` carrying the keep id: a checked one is dropped before the 申报书 is read;
-- the public upload step's link (it continues into a new submission, not this revision) gives way to a note:
-  without JavaScript a revision keeps or removes files but does not replace them.
+- the public upload step's link (it continues into a new submission, not this revision) gives way to this
+  revision's own upload page (web.revisefiles) for the form's token, opened in a new window: the post takes what
+  its slots then hold beside the kept files, so a file is replaced by checking 删除 and uploading another.
 Refusals answer with this form again, every answer kept and what to fix listed, as web.pages.rejected does.
 """
 
@@ -23,11 +24,12 @@ from bdpilot.domain import formats, wording
 from bdpilot.domain.application import form_schema
 from bdpilot.intake.refusals import Refused, TooLarge, Unreadable
 from bdpilot.web import pages
-from bdpilot.web.formhtml import render_form
+from bdpilot.web.formhtml import markup, render_form
 from bdpilot.web.schemawalk import ROOT, attachment_items, field_id, flatten
 
 ACTION = "/api/receipt/revision"
 PAGE = "/api/receipt/form"
+FILES = "/api/receipt/files"  # the revision's own upload page (web.revisefiles)
 REMOVE = "remove"  # the checkbox of a kept attachment to drop; not part of the 申报书
 # The public upload step's notice (web.formhtml): its link would continue into a new submission.
 _UPLOAD_NOTICE = re.compile(r'<p class="apply-notice">(?:(?!</p>).)*?/api/apply/uploads(?:(?!</p>).)*?</p>', re.S)
@@ -41,6 +43,11 @@ def _t(key: str, **params: object) -> str:
 
 def receipt_href(link_token: str) -> str:
     return f"/api/receipt?t={quote(link_token, safe='')}"
+
+
+def files_href(link_token: str, form_token: str) -> str:
+    """The upload page for the revise form of `form_token`, in its window mode (the way on is back to the form)."""
+    return f"{FILES}?t={quote(link_token, safe='')}&token={quote(form_token, safe='')}&w=1"
 
 
 def form_href(link_token: str) -> str:
@@ -86,7 +93,7 @@ def _kept_list(kind: str, items: Iterable[tuple[int, Mapping[str, str]]]) -> str
     return f'<ul class="apply-files" id="{fid}-files">{"".join(rows)}</ul>'
 
 
-def _with_kept_files(html: str, values: Mapping[str, Any]) -> str:
+def _with_kept_files(html: str, values: Mapping[str, Any], link_token: str, form_token: str) -> str:
     items = list(enumerate(attachment_items(flatten(values))))
     for kind in {str(item.get("kind", "")) for _, item in items}:
         fid = re.escape(field_id(f"{ROOT}.attachments.{kind}"))
@@ -94,7 +101,10 @@ def _with_kept_files(html: str, values: Mapping[str, Any]) -> str:
         # A markup the form no longer has leaves its own listing: keeping then still works, removing does not.
         literal = listing.replace("\\", "\\\\")  # a replacement string's only escapes are backslashes
         html = re.sub(rf'<ul class="apply-files" id="{fid}-files">.*?</ul>', literal, html, count=1, flags=re.S)
-    note = f'<p class="apply-notice">{_t("files_note")}</p>'
+    link = (f'<a href="{escape(files_href(link_token, form_token))}" target="_blank" rel="noopener">'
+            f'{_t("files_link")}</a>')
+    said = markup("revision.form.files_note", link=link, submit=escape(wording.text("apply.form.submit")))
+    note = f'<p class="apply-notice">{said}</p>'
     return _UPLOAD_NOTICE.sub(lambda _: note, html, count=1)
 
 
@@ -103,7 +113,7 @@ def form_page(*, reference: str, version: int | None, link_token: str, form_toke
     """The 申报书 to revise, filled with `values`, posting to this link's revision route."""
     form = render_form(form_schema(), values, errors, form_token, message=message,
                        action=f"{ACTION}?t={quote(link_token, safe='')}", static=False)
-    form = _with_kept_files(form, values or {})
+    form = _with_kept_files(form, values or {}, link_token, form_token)
     intro = f'<p><a href="{escape(receipt_href(link_token))}">{_t("back")}</a></p>'
     if version is None or deadline is None:  # storage could not be read: the answers come back all the same
         heading = _t("heading_plain", reference=reference)

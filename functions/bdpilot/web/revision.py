@@ -155,6 +155,8 @@ def post_revision_form(call: Call) -> Reply:
         try:
             posted = formdata.parse(call.body, None)
             payload = reviseform.without(posted.payload, reviseform.removed(call.body))
+            # New files uploaded beside this form (web.revisefiles): what its token's slots hold now.
+            uploads.posted_attachments(reader_for(cfg), cfg, now, payload)
             # The key follows what is posted after removals: the same page posted twice is one revision.
             key = call.headers.get("idempotency-key") or formdata.derive_key(str(payload.get("form_token") or ""),
                                                                                payload.get("application"))
