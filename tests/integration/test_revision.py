@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from bdpilot import settings
+from bdpilot.console.records import cells
 from bdpilot.console.records.verification import check_stored
 from bdpilot.domain import campaign, formats, receipts
 from bdpilot.intake import revision
@@ -140,6 +141,11 @@ def test_a_revision_is_version_2_with_its_own_digest_and_version_1_stays(aws, ap
         (1, stored["digest"], False), (2, reply.body["digest"], True)]
     index = store.get_index(ref)
     assert index is not None and (index["version"], index["digest"]) == (2, reply.body["digest"])
+    # Exports (console and admin) say which version they hold and when it was filed.
+    row = cells.row_record(record, index, "")
+    shown = {c.header: c.value(row) for c in cells.meta_columns()}
+    assert (shown["版本"], shown["本版提交时间"], shown["提交时间"]) == (2, record["revised_at"], first["received_at"])
+    assert {c.header: c.value(cells.row_record(first, index, "")) for c in cells.meta_columns()}["版本"] == 1
     assert index["project_name"] == REVISED
     item = units_item(aws, ref)
     assert (item["status"], item["version"], item["digest"], item["rev"]) == ("received", 2, reply.body["digest"], 1)

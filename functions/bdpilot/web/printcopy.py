@@ -49,8 +49,8 @@ def _revision(record: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     if not isinstance(version, int) or version < 2 or not revised_at:
         return {}
     label = wording.text("apply.print.version", version=version)
-    return {"version": (wording.text("apply.print.version_label"), label),
-            "revised": (wording.text("apply.print.revised_at"), beijing_time(str(revised_at)))}
+    return {"version": (wording.text("common.version"), label),
+            "revised": (wording.text("common.revised_at"), beijing_time(str(revised_at)))}
 
 
 def render_record(schema: dict[str, Any], body: Mapping[str, Any]) -> str:

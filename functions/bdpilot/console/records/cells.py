@@ -125,6 +125,9 @@ def meta_columns() -> tuple[Column, ...]:
         Column(("_direction_label",), wording.text("admin.column.direction_name"), "text"),
         Column(("_index", "digest"), digest_header(), "text"),
         Column(("_digest_check",), wording.text("admin.column.digest_check"), "text"),
+        # A revised 申报书 (issue 14) is its version n; the first carries no version (it is 1).
+        Column(("_version",), wording.text("common.version"), "int"),
+        Column(("revised_at",), wording.text("common.revised_at"), "text"),
     )
 
 
@@ -277,4 +280,4 @@ def row_record(record: dict[str, Any], index: dict[str, Any], digest_check: str)
     # The review's status (selection.select reads it from the units table): 待审核, 退回修改, 不予推荐, 拟推荐.
     return {**record, "_index": {**index, "status": review.status_label(str(index.get("status") or ""))},
             "_direction_label": direction_label(direction if direction is not None else index.get("direction")),
-            "_digest_check": digest_check}
+            "_digest_check": digest_check, "_version": record.get("version") or 1}
