@@ -51,6 +51,11 @@ def _listify(node: Any) -> Any:
     return items
 
 
+def prepare() -> None:
+    """Build what the first no-JavaScript post would (web.warmup, before a SnapStart snapshot)."""
+    _booleans(), _max_parts()
+
+
 @cache
 def _max_parts() -> int:
     """The most dotted parts a control's name has: "application" and the 申报书's deepest field below it."""

@@ -57,6 +57,7 @@ def prepare() -> None:
             model.model_rebuild()
     for route in contract.ROUTES:
         limits.body_for(route.path)
+    formdata.prepare()  # the no-JavaScript form's field types and depth
     bounds.shape_of(Application)  # the intake's own check of the 申报书 (cached apart from the request's)
     wording.catalogue()
     api._schema_text()
