@@ -36,11 +36,26 @@ def page(path: str, query: dict[str, str]) -> tuple[int, str]:
 
 
 def ticket(html: str, title: str) -> tuple[str, dict[str, str]]:
-    """The action and hidden fields of the upload form of the kind titled `title`."""
+    """The action and hidden fields of the upload form (to storage) of the kind titled `title`."""
     section = re.search(rf'<section[^>]*><h2[^>]*>{re.escape(title)}.*?</section>', html).group(0)
-    action = unescape(re.search(r'<form method="post" action="([^"]+)"', section).group(1))
-    fields = {unescape(k): unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', section)}
+    form = re.search(r'<form method="post" action="([^"]+)" enctype="multipart/form-data">(.*?)</form>', section, re.S)
+    action = unescape(form.group(1))
+    fields = {unescape(k): unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"',
+                                                               form.group(2))}
     return action, fields
+
+
+def removal(html: str) -> dict[str, str]:
+    """The fields of the first 移除 form on the upload page (it posts to /api/apply/remove)."""
+    form = re.search(r'<form class="apply-inline" method="post" action="/api/apply/remove">(.*?)</form>', html, re.S)
+    return {unescape(k): unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"',
+                                                            form.group(1))}
+
+
+def remove(fields: dict[str, str]) -> tuple[int, str]:
+    result = invoke(rest_event("POST", "/api/apply/remove", body=urlencode(fields),
+                               headers={**HOST, "Content-Type": "application/x-www-form-urlencoded"}))
+    return result["statusCode"], result["body"]
 
 
 def upload(aws: Any, html: str, title: str, filename: str, data: bytes = PDF) -> tuple[int, str]:
@@ -143,8 +158,9 @@ def test_remove_empties_the_slot_and_history_brings_nothing_back(applicant, aws)
     _, html = page("/api/apply/uploads", {"token": applicant.token})
     _, html = upload(aws, html, "营业执照", "旧执照.pdf")
     arrival = (uploads.slot_id(settings.load().secret, applicant.token, "license", 1), "旧执照.pdf")
-    remove = unescape(re.search(r'<a href="(/api/apply/uploads\?[^"]+)">移除', html).group(1))
-    _, html = page("/api/apply/uploads", dict(parse_qsl(urlsplit(remove).query)))
+    fields = removal(html)
+    status, html = remove(fields)
+    assert status == 200
     assert "已移除营业执照（或法人证书）“旧执照.pdf”" in text(html) and "旧执照.pdf”（" not in text(html)
     # Back in history: the arrival page is fetched again; the removed file must stay removed.
     key = f"uploads/{arrival[0]}/{arrival[1]}"
@@ -152,8 +168,9 @@ def test_remove_empties_the_slot_and_history_brings_nothing_back(applicant, aws)
     assert "旧执照.pdf”（" not in text(html)
     assert ticket(html, "营业执照")[1]["key"].startswith(f"uploads/{arrival[0]}/")  # the freed slot again
     _, html = upload(aws, html, "营业执照", "新执照.pdf", PDF + b"%new\n")
-    # The old 移除 link fetched again from history removes nothing now.
-    page("/api/apply/uploads", dict(parse_qsl(urlsplit(remove).query)))
+    # The old 移除 posted again (history, a reload) removes nothing now; nor do its fields in a GET.
+    remove(fields)
+    page("/api/apply/uploads", fields)
     names = [f.filename for f in uploads.filed(api_store(), settings.load(), applicant.token)]
     assert names == ["新执照.pdf"]
 
@@ -163,5 +180,5 @@ def test_a_kind_takes_at_most_its_number_of_files(applicant, aws):
     for n in range(MAX_ATTACHMENTS_PER_KIND):
         _, html = upload(aws, html, "营业执照", f"第{n}个.pdf")
     section = re.search(r'<section[^>]*><h2[^>]*>营业执照.*?</section>', html).group(0)
-    assert wording.text("apply.pages.upload_full") in text(section) and "<form" not in section
+    assert wording.text("apply.pages.upload_full") in text(section) and "multipart/form-data" not in section
     assert len(uploads.filed(api_store(), settings.load(), applicant.token)) == MAX_ATTACHMENTS_PER_KIND
