@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,8 +42,12 @@ def seed(run: LiveRun, first: int, count: int) -> None:
     from bdpilot.intake import submission
 
     store = run.store()
-    cfg = settings.Settings(table=store.table, bucket=store.bucket, secret=(run.data_dir / "secret").read_bytes(),
-                            deadline=clock.now() + timedelta(days=30), min_fill_seconds=0, stage="local")
+    # Every other setting as the local run has it; the run's own secret, so its form tokens check.
+    deadline = (clock.now() + timedelta(days=30)).isoformat()
+    cfg = replace(settings.Settings.from_env({
+        "BDPILOT_TABLE": store.table, "BDPILOT_BUCKET": store.bucket, "BDPILOT_UNITS_TABLE": store.units_table,
+        "BDPILOT_DEADLINE": deadline, "BDPILOT_MIN_FILL_SECONDS": "0", "BDPILOT_STAGE": "local",
+        "BDPILOT_SECRET": "bench-seeding-only-0123456789abcdef"}), secret=(run.data_dir / "secret").read_bytes())
     for i in range(first, first + count):
         now = clock.now()
         token = tokens.issue(cfg.secret, now)

@@ -45,7 +45,7 @@ class LiveRun:
 
         session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
         return Store(self.target["table"], self.target["bucket"], session=session,
-                     endpoint_url=self.target["aws_endpoint"])
+                     endpoint_url=self.target["aws_endpoint"], units_table=self.target.get("units_table"))
 
 
 def start_live(site_dir: Path, data_dir: Path, **env: str) -> LiveRun:
