@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 import boto3
 from moto import mock_aws
 
+from bench import stackenv
 from bench.reads import counting
 from bench.staff import session_cookie
 
@@ -131,10 +132,7 @@ def run(sizes: list[int], rounds: int) -> bool:
     for size in sizes:
         with mock_aws():
             out = stack.create_stack(boto3.Session(), stack_name=f"bench-console-{size}")
-            for env, key in (("BDPILOT_TABLE", "TableName"), ("BDPILOT_BUCKET", "SubmissionsBucketName"),
-                             ("BDPILOT_UNITS_TABLE", "UnitsTableName"), ("BDPILOT_STAFF_TABLE", "StaffTableName"),
-                             ("BDPILOT_AUDIT_TABLE", "AuditTableName")):
-                os.environ[env] = out[key]
+            stackenv.use(out)
             services.reset()
             dynamodb = boto3.client("dynamodb")
             started = time.perf_counter()

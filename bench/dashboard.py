@@ -30,6 +30,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from bench import stackenv
 from bench.reads import counting
 from bench.staff import session_cookie
 
@@ -126,10 +127,7 @@ def run(submissions: int, unit_count: int, rounds: int) -> bool:
     ok = True
     with mock_aws():
         out = stack.create_stack(boto3.Session(), stack_name="bench-dashboard")
-        for env, key in (("BDPILOT_TABLE", "TableName"), ("BDPILOT_BUCKET", "SubmissionsBucketName"),
-                         ("BDPILOT_UNITS_TABLE", "UnitsTableName"), ("BDPILOT_STAFF_TABLE", "StaffTableName"),
-                         ("BDPILOT_AUDIT_TABLE", "AuditTableName")):
-            os.environ[env] = out[key]
+        stackenv.use(out)
         services.reset()
         table = out["UnitsTableName"]
         started = time.perf_counter()

@@ -148,7 +148,7 @@ def storage(in_process: bool, size: int) -> Iterator[Any]:
     if in_process:
         with mock_aws():
             out = stack.create_stack(boto3.Session(), stack_name=f"bench-export-{size}")
-            yield Store(out["TableName"], out["SubmissionsBucketName"])
+            yield Store(out["TableName"], out["SubmissionsBucketName"], units_table=out["UnitsTableName"])
         return
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -168,7 +168,7 @@ def storage(in_process: bool, size: int) -> Iterator[Any]:
                 time.sleep(0.1)
         os.environ["AWS_ENDPOINT_URL"] = url
         out = stack.create_stack(boto3.Session(), endpoint_url=url, stack_name=f"bench-export-{size}")
-        yield Store(out["TableName"], out["SubmissionsBucketName"], endpoint_url=url)
+        yield Store(out["TableName"], out["SubmissionsBucketName"], endpoint_url=url, units_table=out["UnitsTableName"])
     finally:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         server.terminate()

@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from bench import stackenv
 from tests.factories import PDF, application, attachments, idempotency_key, uscc
 from tests.reliability.hostile_corpus import FORM, MAX_ANSWER_BYTES, Case, corpus, form_body
 
@@ -57,7 +58,7 @@ def measure(rounds: int) -> tuple[dict[str, list[float]], dict[str, int], dict[s
     statuses: dict[str, int] = {}
     with mock_aws():
         out = stack.create_stack(boto3.Session(), stack_name="bench-hostile")
-        os.environ["BDPILOT_TABLE"], os.environ["BDPILOT_BUCKET"] = out["TableName"], out["SubmissionsBucketName"]
+        stackenv.use(out)
         api._store.cache_clear()
         store = api.store_for(api.settings.load())
         real_now = clock.now
