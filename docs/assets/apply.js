@@ -321,10 +321,26 @@
   }
 
   // ---- the draft: kept in this browser only, never sent ---------------------------------------------------
+  // The form as the page drew it (its markup's defaults, never what a browser restored into it on reload).
+  function untouched(f) {
+    var c = control(f);
+    if (c.type === "checkbox") return c.checked === c.defaultChecked;
+    if (c.tagName === "SELECT") {
+      var chosen = [].filter.call(c.options, function (o) { return o.defaultSelected; })[0] || c.options[0];
+      return c.value === (chosen ? chosen.value : "");
+    }
+    return c.value === c.defaultValue;
+  }
   function saveDraft() {
     if (draftOffered || reviseToken) return; // do not overwrite a draft the user has not yet chosen to restore or clear
     var values = {};
     fields.forEach(function (f) { values[f.path] = raw(f); });
+    if (!state.attachments.length && fields.every(untouched)) {
+      // Nothing typed, nothing uploaded: a fresh page, or the form emptied after a receipt (a field that loses
+      // focus then still fires "change"). A draft of nothing would only be offered back for nothing.
+      try { localStorage.removeItem(DRAFT); } catch (e) { /* disabled storage: nothing was kept either */ }
+      return;
+    }
     try {
       localStorage.setItem(DRAFT, JSON.stringify({ values: values, attachments: state.attachments,
         token: state.token, key: state.key, saved: new Date().toISOString() }));
