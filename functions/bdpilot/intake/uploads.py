@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from bdpilot import settings
 from bdpilot.domain import formats, tokens, wording
@@ -183,6 +183,22 @@ class NoJsStep:
     problem: str = ""
     tickets: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     window: bool = False
+
+    def storage_origins(self) -> list[str]:
+        """Where the page's forms post files (its CSP's form-action must name them)."""
+        return sorted({"{0.scheme}://{0.netloc}".format(urlsplit(t["url"])) for t in self.tickets.values() if t})
+
+
+# 移除's form on the upload page (the public one and a revision's): these fields only, a few hundred bytes at most.
+REMOVAL_FIELDS = ("token", "w", "remove", "etag")
+REMOVAL_BODY_BYTES = 2048
+
+
+def removal_form(body: bytes) -> dict[str, str]:
+    """The posted 移除 form's known fields. The body is cut to REMOVAL_BODY_BYTES before parsing, which bounds
+    the work whatever it holds; unknown fields are dropped (no max_num_fields: over it parse_qsl raises)."""
+    pairs = parse_qsl(body[:REMOVAL_BODY_BYTES].decode("utf-8", "replace"))
+    return {k: v for k, v in pairs if k in REMOVAL_FIELDS}
 
 
 def nojs_step(store: Store, cfg: settings.Settings, now: datetime, query: dict[str, str], base: str, *,

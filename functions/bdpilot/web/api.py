@@ -49,9 +49,6 @@ HTML = "text/html; charset=utf-8"
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 RETRY_AFTER = 5
 FORM = "application/x-www-form-urlencoded"
-# 移除's form: these fields only, a few hundred bytes at most (a token, an upload id, an ETag).
-REMOVE_FIELDS = ("token", "w", "remove", "etag")
-REMOVE_BODY_BYTES = 2048
 # Every route and its method, as infra/template.yaml must declare it (tests/infra checks the two agree).
 ROUTES = {route.path: route.method for route in contract.ROUTES}
 UNAVAILABLE = wording.text("intake.unavailable")
@@ -236,7 +233,6 @@ def _count(accepted: submission.Accepted) -> None:
 def get_apply_uploads(request: Request, removal: dict[str, str] | None = None) -> Response:
     """Attachments for browsers without JavaScript (see bdpilot.intake.uploads): also storage's redirect target.
     `removal`: the fields of a POST /api/apply/remove."""
-    from urllib.parse import urlsplit
 
     from bdpilot.web import formdata, pages
 
@@ -246,20 +242,14 @@ def get_apply_uploads(request: Request, removal: dict[str, str] | None = None) -
     base = formdata.site_base(request.headers)
     step = uploads.nojs_step(store_for(cfg), cfg, now, request.query if removal is None else removal, base,
                              removal=removal is not None)
-    origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(t["url"])) for t in step.tickets.values() if t})
-    return _html(200, pages.upload_page(step), origins)
+    return _html(200, pages.upload_page(step), step.storage_origins())
 
 
 def post_apply_remove(request: Request) -> Response:
     """移除 on the upload page: a small urlencoded form (token, w, remove, etag); answered with the page itself."""
-    from urllib.parse import parse_qsl
-
     if (request.header("Content-Type") or "").split(";")[0].strip().lower() != FORM:
         raise UnsupportedMediaType("unsupported_media_type", wording.text("intake.not_form_type"))
-    raw = _body_bytes(request)[:REMOVE_BODY_BYTES].decode("utf-8", "replace")
-    fields = dict(parse_qsl(raw, max_num_fields=len(REMOVE_FIELDS) + 1, strict_parsing=False))
-    posted = {k: v for k, v in fields.items() if k in REMOVE_FIELDS}
-    return get_apply_uploads(request, posted)
+    return get_apply_uploads(request, uploads.removal_form(_body_bytes(request)))
 
 
 def get_apply_form(request: Request) -> Response:

@@ -12,7 +12,7 @@ does: a new file beside the kept ones, or in place of one whose 删除 box is ch
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote
 
 from bdpilot import settings
 from bdpilot.domain import clock, receipts, wording
@@ -24,9 +24,6 @@ from bdpilot.web.receiptdata import reader_for
 
 FILES = reviseform.FILES
 FORM = "application/x-www-form-urlencoded"
-# 移除's form: these fields only, a few hundred bytes at most (a token, an upload id, an ETag).
-REMOVE_FIELDS = ("token", "w", "remove", "etag")
-REMOVE_BODY_BYTES = 2048
 
 
 @route("GET", FILES)
@@ -38,9 +35,7 @@ def get_files(call: Call) -> Reply:
 def post_files(call: Call) -> Reply:
     if call.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
         raise BadRequest(415)
-    raw = call.body[:REMOVE_BODY_BYTES].decode("utf-8", "replace")
-    fields = dict(parse_qsl(raw, max_num_fields=len(REMOVE_FIELDS) + 1))
-    return _page(call, {k: v for k, v in fields.items() if k in REMOVE_FIELDS}, removal=True)
+    return _page(call, uploads.removal_form(call.body), removal=True)
 
 
 def _page(call: Call, query: dict[str, str], *, removal: bool) -> Reply:
@@ -64,6 +59,5 @@ def _answer(cfg: settings.Settings, now: datetime, link: str, query: dict[str, s
                              page=FILES, keep={"t": link})
     page = pages.upload_page(step, remove_action=f"{FILES}?t={quote(link, safe='')}", continue_link=False)
     # The page's forms post the files straight to storage: its origin joins form-action, as on the public page.
-    origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(t["url"])) for t in step.tickets.values() if t})
-    csp = HTML_CSP.replace("form-action 'self'", " ".join(["form-action 'self'", *origins]))
+    csp = HTML_CSP.replace("form-action 'self'", " ".join(["form-action 'self'", *step.storage_origins()]))
     return reply(200, page, {"Content-Security-Policy": csp})
